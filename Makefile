@@ -1,0 +1,45 @@
+# Two commands: `make book` builds the site, `make test` runs every test (book build included).
+# Both create .venv from requirements.txt on first use and refresh it when that file changes.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: venv book test bench mutate mutate-fast publish clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make book     build _build/html, executing every page that changed (parallel)"
+	@echo "make test     run the whole pytest suite, including the book build"
+	@echo "make bench    benchmark build speed, page run time and page weight"
+	@echo "make mutate   mutation testing: does the build catch broken gradients?"
+	@echo "make publish  push _build/html to the gh-pages branch (ghp-import)"
+	@echo "make clean    remove _build"
+
+$(STAMP): requirements.txt code/pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python >= 3.10 is needed")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e code
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(PY) tools/build.py --jobs $(JOBS)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) tools/bench.py
+
+mutate: $(STAMP)
+	$(PY) tools/mutate.py --jobs $(JOBS)
+
+publish: book
+	$(PY) -m ghp_import --no-jekyll --push --force --branch gh-pages _build/html
+
+clean:
+	rm -rf _build

@@ -1,0 +1,222 @@
+"""A scalar reverse-mode autograd engine: ``Value`` and ``topological_sort``.
+
+Each operation builds its output ``Value`` and a ``_backward`` closure that applies the local
+chain rule with ``+=``, so a node used twice receives both contributions. Only a few core
+operations exist; everything else is built from them (``a - b`` is ``a + (-b)``, ``a / b`` is
+``a * b**-1``). Pure Python: no torch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+__all__ = ["Value", "topological_sort"]
+
+Number = Union[int, float]
+
+
+def _check_number(x: object, name: str) -> float:
+    """Return ``x`` as a finite float, or raise TypeError/ValueError naming ``name``."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{name} must be an int or float, got {type(x).__name__}: {x!r}")
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x}")
+    return float(x)
+
+
+class Value:
+    """A scalar that remembers how it was computed, so it can backpropagate gradients."""
+
+    def __init__(self, data: Number, label: str = "", *, _prev: tuple[Value, ...] = (),
+                 _op: str = "") -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, got {type(label).__name__}")
+        self.data: float = _check_number(data, "data")
+        self.grad: float = 0.0
+        self.label: str = label
+        self.op: str = _op
+        self.prev: tuple[Value, ...] = tuple(dict.fromkeys(_prev))  # ordered, no duplicates
+        self._backward: Callable[[], None] = lambda: None
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a node made by the user rather than by an operation (torch's ``is_leaf``)."""
+        return not self.prev
+
+    def __repr__(self) -> str:
+        return f"Value(data={self.data:.4f}, grad={self.grad:.4f})"
+
+    # ----- core operations: each one is a local derivative --------------------------------
+    def __add__(self, other: Value | Number) -> Value:
+        """Return ``self + other``; d(out)/d(self) = d(out)/d(other) = 1."""
+        other = _as_value(other)
+        out = Value(self.data + other.data, _prev=(self, other), _op="+")
+
+        def _backward() -> None:
+            self.grad += out.grad
+            other.grad += out.grad
+
+        out._backward = _backward
+        return out
+
+    def __mul__(self, other: Value | Number) -> Value:
+        """Return ``self * other``; d(out)/d(self) = other, d(out)/d(other) = self."""
+        other = _as_value(other)
+        out = Value(self.data * other.data, _prev=(self, other), _op="*")
+
+        def _backward() -> None:
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __pow__(self, exponent: Number) -> Value:
+        """Return ``self ** exponent`` for a constant exponent; d(out)/d(self) = p x^(p-1)."""
+        p = _check_number(exponent, "exponent")
+        if self.data <= 0 and not p.is_integer():
+            raise ValueError(f"x ** {p:g} needs x > 0 for a non-integer exponent, "
+                             f"got x = {self.data}")
+        if self.data == 0 and p < 0:
+            raise ZeroDivisionError(f"cannot raise a zero Value to the negative power {p:g}")
+        out = Value(self.data**p, _prev=(self,), _op=f"**{p:g}")
+
+        def _backward() -> None:
+            self.grad += p * self.data ** (p - 1) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __neg__(self) -> Value:
+        """Return ``-self``; d(out)/d(self) = -1."""
+        out = Value(-self.data, _prev=(self,), _op="neg")
+
+        def _backward() -> None:
+            self.grad -= out.grad
+
+        out._backward = _backward
+        return out
+
+    def exp(self) -> Value:
+        """Return ``e ** self``; d(out)/d(self) = out."""
+        out = Value(math.exp(self.data), _prev=(self,), _op="exp")
+
+        def _backward() -> None:
+            self.grad += out.data * out.grad
+
+        out._backward = _backward
+        return out
+
+    def log(self) -> Value:
+        """Return the natural log of ``self`` (must be > 0); d(out)/d(self) = 1 / self."""
+        if self.data <= 0:
+            raise ValueError(f"log needs a positive value, got {self!r}")
+        out = Value(math.log(self.data), _prev=(self,), _op="log")
+
+        def _backward() -> None:
+            self.grad += out.grad / self.data
+
+        out._backward = _backward
+        return out
+
+    def tanh(self) -> Value:
+        """Return ``tanh(self)``; d(out)/d(self) = 1 - out**2."""
+        t = math.tanh(self.data)
+        out = Value(t, _prev=(self,), _op="tanh")
+
+        def _backward() -> None:
+            self.grad += (1 - t**2) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def sigmoid(self) -> Value:
+        """Return ``1 / (1 + e**-self)``; d(out)/d(self) = out * (1 - out)."""
+        x = self.data
+        s = 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))  # no overflow
+        out = Value(s, _prev=(self,), _op="sigmoid")
+
+        def _backward() -> None:
+            self.grad += s * (1 - s) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def relu(self) -> Value:
+        """Return ``max(0, self)``; d(out)/d(self) = 1 if self > 0 else 0 (as in torch)."""
+        out = Value(max(0.0, self.data), _prev=(self,), _op="relu")
+
+        def _backward() -> None:
+            self.grad += (self.data > 0) * out.grad
+
+        out._backward = _backward
+        return out
+
+    # ----- everything else is built from the core operations ------------------------------
+    def __radd__(self, other: Number) -> Value:
+        """Return ``other + self``."""
+        return self + other
+
+    def __sub__(self, other: Value | Number) -> Value:
+        """Return ``self - other``."""
+        return self + (-_as_value(other))
+
+    def __rsub__(self, other: Number) -> Value:
+        """Return ``other - self``."""
+        return _as_value(other) + (-self)
+
+    def __rmul__(self, other: Number) -> Value:
+        """Return ``other * self``."""
+        return self * other
+
+    def __truediv__(self, other: Value | Number) -> Value:
+        """Return ``self / other``."""
+        return self * _as_value(other) ** -1
+
+    def __rtruediv__(self, other: Number) -> Value:
+        """Return ``other / self``."""
+        return _as_value(other) * self**-1
+
+    # ----- backpropagation -----------------------------------------------------------------
+    def backward(self, grad: float = 1.0) -> None:
+        """Backpropagate from this node: add d(self)/d(leaf) * grad to every leaf's ``.grad``."""
+        grad = _check_number(grad, "grad")
+        order = topological_sort(self)
+        for node in order:
+            if not node.is_leaf:
+                node.grad = 0.0  # intermediates start afresh; leaves accumulate, as in torch
+        self.grad += grad
+        for node in reversed(order):  # outputs before inputs
+            node._backward()
+
+    def zero_grad(self) -> None:
+        """Set this node's gradient back to 0.0."""
+        self.grad = 0.0
+
+
+def _as_value(x: Value | Number) -> Value:
+    """Wrap a Python number as a constant leaf ``Value``; pass a ``Value`` through."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"other operand must be a Value, int or float, got {type(x).__name__}")
+    return Value(x)
+
+
+def topological_sort(root: Value) -> list[Value]:
+    """Return every node ``root`` depends on, each after all of its inputs, ``root`` last."""
+    if not isinstance(root, Value):
+        raise TypeError(f"root must be a Value, got {type(root).__name__}")
+    order: list[Value] = []
+    visited: set[int] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]  # (node, inputs already pushed?)
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)  # all of its inputs are already in `order`
+        elif id(node) not in visited:
+            visited.add(id(node))
+            stack.append((node, True))
+            stack.extend((p, False) for p in reversed(node.prev))  # first input popped first
+    return order

@@ -1,0 +1,209 @@
+"""Computational graphs: trace a ``Value`` or a torch tensor into a ``Graph`` and draw it.
+
+``trace_value`` and ``trace_tensor`` turn both engines' graphs into the same small data
+structure, so one ``draw_graph`` shows either, left (inputs) to right (output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Union
+
+from mlpbook.engine import Value, topological_sort
+
+if TYPE_CHECKING:
+    import torch
+    from matplotlib.axes import Axes
+
+__all__ = ["Node", "Graph", "trace_value", "trace_tensor", "draw_graph"]
+
+_FALLBACK_PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"]
+_GREY = "#808080"  # arrows and title: readable on white and on #121212
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of a traced graph: a value (leaf or result of ``op``) with its gradient."""
+
+    id: int
+    label: str
+    op: str
+    value: Union[float, str, None]  # a float for scalars, a shape string like "(3, 2)" otherwise
+    grad: Union[float, str, None]
+
+
+@dataclass
+class Graph:
+    """A traced computational graph: nodes (inputs before outputs) and input -> output edges."""
+
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[tuple[int, int]] = field(default_factory=list)
+
+
+def trace_value(root: Value) -> Graph:
+    """Return the graph of every ``Value`` that ``root`` depends on, in topological order."""
+    order = topological_sort(root)  # raises TypeError if root is not a Value
+    ids = {id(v): i for i, v in enumerate(order)}
+    nodes = [Node(i, v.label, v.op, v.data, v.grad) for i, v in enumerate(order)]
+    edges = [(ids[id(p)], ids[id(v)]) for v in order for p in v.prev]
+    return Graph(nodes, edges)
+
+
+def trace_tensor(t: torch.Tensor, names: Mapping[str, torch.Tensor] | None = None) -> Graph:
+    """Return the autograd graph behind tensor ``t`` by walking ``t.grad_fn.next_functions``.
+
+    Leaf tensors (torch's ``AccumulateGrad`` nodes) show their value and grad (a float for a
+    one-element tensor, else the shape); other nodes are labelled with the grad_fn class name,
+    e.g. ``"MulBackward0"``. ``names`` optionally maps labels to leaf tensors, e.g.
+    ``{"a": a, "b": b}``.
+    """
+    import torch
+
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"t must be a torch.Tensor, got {type(t).__name__}")
+    if t.grad_fn is None:
+        raise ValueError("t has no grad_fn: it is a leaf or was computed without requires_grad")
+    leaf_names = {id(v): k for k, v in (names or {}).items()}
+    order, seen, stack = [], {}, [(t.grad_fn, False)]
+    while stack:  # iterative post-order DFS, as in engine.topological_sort
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+        elif id(fn) not in seen:
+            seen[id(fn)] = fn  # keeps fn alive so its id stays unique
+            stack.append((fn, True))
+            inputs = [g for g, _ in fn.next_functions if g is not None]
+            stack.extend((g, False) for g in reversed(inputs))
+    ids = {id(fn): i for i, fn in enumerate(order)}
+    nodes = []
+    for i, fn in enumerate(order):
+        name = type(fn).__name__
+        if hasattr(fn, "variable"):  # AccumulateGrad: a leaf tensor
+            v = fn.variable
+            label = leaf_names.get(id(v), "leaf")
+            nodes.append(Node(i, label, "", _summary(v.detach()), _summary(v.grad)))
+        else:
+            nodes.append(Node(i, name, name, None, None))
+    edges = [(ids[id(g)], ids[id(fn)]) for fn in order
+             for g, _ in fn.next_functions if g is not None]
+    return Graph(nodes, edges)
+
+
+def _summary(x: Any) -> Union[float, str, None]:
+    """Return a tensor as a float if it has one element, else its shape as a string."""
+    if x is None:
+        return None
+    return float(x.item()) if x.numel() == 1 else str(tuple(x.shape))
+
+
+def _layout(graph: Graph) -> dict[int, tuple[float, float]]:
+    """Return (column, row) per node id: columns by topological depth, rows top to bottom."""
+    index = {n.id: k for k, n in enumerate(graph.nodes)}
+    inputs: dict[int, list[int]] = {n.id: [] for n in graph.nodes}
+    users: dict[int, list[int]] = {n.id: [] for n in graph.nodes}
+    for a, b in graph.edges:
+        if a not in index or b not in index:
+            raise ValueError(f"edge {(a, b)} refers to a node id that is not in graph.nodes")
+        inputs[b].append(a)
+        users[a].append(b)
+    depth: dict[int, int] = {}
+    pending = [n.id for n in graph.nodes]
+    while pending:  # longest path from an input: place a node once all its inputs are placed
+        ready = [i for i in pending if all(a in depth for a in inputs[i])]
+        if not ready:
+            raise ValueError("graph has a cycle; a computational graph must be acyclic")
+        for i in ready:
+            depth[i] = 1 + max((depth[a] for a in inputs[i]), default=-1)
+        pending = [i for i in pending if i not in depth]
+    for i in depth:  # a leaf sits just left of its first user, not far away in column 0
+        if not inputs[i] and users[i]:
+            depth[i] = min(depth[u] for u in users[i]) - 1
+    pos: dict[int, tuple[float, float]] = {}
+    for d in sorted(set(depth.values()), reverse=True):  # right to left, from the output
+        column = [n.id for n in graph.nodes if depth[n.id] == d]
+        # order by the mean height of the node's users (fewer crossings), then by trace order
+        column.sort(key=lambda i: (-sum(pos[u][1] for u in users[i]) / max(len(users[i]), 1),
+                                   index[i]))
+        for r, i in enumerate(column):
+            pos[i] = (float(d - min(depth.values())), (len(column) - 1) / 2 - r)  # row 0 on top
+    return pos
+
+
+def _fmt(x: Union[float, str]) -> str:
+    """Format a number compactly (4 decimals, scientific if tiny or huge)."""
+    if isinstance(x, str):
+        return x
+    return f"{x:.4f}" if x == 0 or 1e-3 <= abs(x) < 1e4 else f"{x:.2e}"
+
+
+def _tint(colour: str, amount: float = 0.78) -> tuple[float, float, float]:
+    """Return ``colour`` mixed with white: a light fill on which black text reads well."""
+    from matplotlib.colors import to_rgb
+
+    return tuple(c + (1 - c) * amount for c in to_rgb(colour))  # type: ignore[return-value]
+
+
+def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None,
+               show_grad: bool = True, max_nodes: int = 300) -> Axes:
+    """Draw ``graph`` left to right (inputs to output), one box per node, and return the Axes.
+
+    Each box shows the node's label and op, ``data`` and (if ``show_grad``) ``grad``. Leaves,
+    operations and the output get different colours; text is black on light fills and the
+    background is transparent, so the figure reads on light and dark pages.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if not isinstance(graph, Graph):
+        raise TypeError("graph must be a Graph (from trace_value or trace_tensor), "
+                        f"got {type(graph).__name__}")
+    if len(graph.nodes) > max_nodes:
+        raise ValueError(f"graph has {len(graph.nodes)} nodes; draw_graph draws at most "
+                         f"max_nodes={max_nodes} (a bigger drawing is unreadable)")
+    try:
+        from mlpbook.plot import PALETTE as palette
+    except ImportError:
+        palette = _FALLBACK_PALETTE
+    pos = _layout(graph)
+    n_cols = 1 + int(max((x for x, _ in pos.values()), default=0))
+    n_rows = max((sum(1 for x, _ in pos.values() if x == c) for c in range(n_cols)), default=1)
+    dx, dy, w, h = 2.3, 1.05, 1.75, 0.85  # column/row spacing and box size, in inches if ax=None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(dx * n_cols + 0.2, dy * n_rows + (0.5 if title else 0.2)))
+        fig.patch.set_alpha(0.0)
+    ax.patch.set_alpha(0.0)
+    sinks = {n.id for n in graph.nodes} - {a for a, _ in graph.edges}
+    made = {b for _, b in graph.edges}  # nodes computed from inputs
+    for n in graph.nodes:
+        x, y = pos[n.id][0] * dx, pos[n.id][1] * dy
+        colour = palette[2] if n.id in sinks else palette[1] if n.id in made else palette[0]
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h,
+                                    boxstyle="round,pad=0,rounding_size=0.08",
+                                    facecolor=_tint(colour), edgecolor=colour, linewidth=1.5,
+                                    zorder=2))
+        ax.text(x, y, _box_text(n, show_grad), ha="center", va="center", color="black",
+                fontsize=9, family="monospace", linespacing=1.35, zorder=3)
+    for a, b in graph.edges:
+        (xa, ya), (xb, yb) = pos[a], pos[b]
+        ax.add_patch(FancyArrowPatch((xa * dx + w / 2, ya * dy), (xb * dx - w / 2, yb * dy),
+                                     arrowstyle="-|>", mutation_scale=12, color=_GREY,
+                                     linewidth=1.2, shrinkA=1, shrinkB=1, zorder=1,
+                                     connectionstyle=f"arc3,rad={-0.25 if xb - xa > 1 else 0}"))
+    ys = [y * dy for _, y in pos.values()] or [0.0]
+    ax.set_xlim(-w / 2 - 0.1, (n_cols - 1) * dx + w / 2 + 0.1)
+    ax.set_ylim(min(ys) - h / 2 - 0.1, max(ys) + h / 2 + 0.1)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, color=_GREY)
+    return ax
+
+
+def _box_text(n: Node, show_grad: bool) -> str:
+    """Return the lines shown in a node's box: label and op, data, grad."""
+    head = n.label if not n.op or n.op == n.label else f"{n.label} ({n.op})" if n.label else n.op
+    lines = [head or "const"]
+    if n.value is not None:
+        lines.append(f"data {_fmt(n.value)}")
+    if show_grad and n.grad is not None:
+        lines.append(f"grad {_fmt(n.grad)}")
+    return "\n".join(lines)

@@ -1,0 +1,305 @@
+"""Figures for the chapter, legible on the book's light theme and on its dark mode.
+
+Every helper draws on transparent backgrounds with mid-grey text, spines and ticks (``GREY``
+holds about 4:1 contrast both on white and on the dark theme's ``#121212``) and uses the
+Okabe-Ito colour-blind-safe ``PALETTE``. Helpers take ``ax=None``, return the Axes (or the Figure
+for multi-panel plots) and never call ``plt.show()``. torch is imported lazily, so
+``from mlpbook.plot import PALETTE`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.colors import LinearSegmentedColormap, LogNorm
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from mlpbook.train import History
+
+__all__ = [
+    "PALETTE", "GREY", "use_book_style", "plot_activations", "plot_decision_boundary",
+    "plot_loss_curves", "plot_capacity_grid", "plot_fit_1d",
+]
+
+#: Okabe-Ito colours, ordered so the first four keep >= 3:1 contrast on white and on #121212.
+#: (Okabe-Ito black is left out: it vanishes on the dark theme; use ``GREY`` for neutral marks.)
+PALETTE: list[str] = [
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+]
+#: Mid grey for text, spines and ticks: readable on both the light and the dark theme.
+GREY: str = "#808080"
+_MARKERS = ("o", "^", "s", "D", "v", "P", "X")
+_LINESTYLES = ("-", "--", "-.", ":")
+
+_RC: dict[str, Any] = {
+    "figure.facecolor": "none", "axes.facecolor": "none", "savefig.facecolor": "none",
+    "savefig.transparent": True, "legend.facecolor": "none", "legend.edgecolor": GREY,
+    "legend.framealpha": 0.0, "text.color": GREY, "axes.labelcolor": GREY,
+    "axes.edgecolor": GREY, "axes.titlecolor": GREY, "xtick.color": GREY, "ytick.color": GREY,
+    "grid.color": GREY, "grid.alpha": 0.3, "axes.prop_cycle": cycler(color=PALETTE),
+    "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (6.4, 3.2),
+    "svg.fonttype": "none", "font.size": 10, "axes.spines.top": False,
+    "axes.spines.right": False, "lines.linewidth": 2.0,
+}
+
+
+def use_book_style() -> None:
+    """Set matplotlib defaults for the book: transparent, mid-grey, Okabe-Ito, screen dpi."""
+    mpl.rcParams.update(_RC)
+
+
+@contextlib.contextmanager
+def _book_rc() -> Iterator[None]:
+    with mpl.rc_context(_RC):
+        yield
+
+
+def _new_ax(ax: Axes | None, figsize: tuple[float, float] = (4.0, 3.2)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    return ax
+
+
+def _to_numpy(a: Any, name: str) -> np.ndarray:
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    try:
+        return np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array or tensor of numbers") from err
+
+
+def _predict(model_or_fn: Callable[..., Any], grid: np.ndarray) -> np.ndarray:
+    """Evaluate a torch model (or function of a tensor) on ``grid`` rows, without gradients."""
+    import torch
+
+    dtype = torch.float32
+    if isinstance(model_or_fn, torch.nn.Module):
+        params = list(model_or_fn.parameters())
+        dtype = params[0].dtype if params else dtype
+        was_training = model_or_fn.training
+        model_or_fn.eval()
+    with torch.no_grad():
+        out = model_or_fn(torch.as_tensor(grid, dtype=dtype))
+    if isinstance(model_or_fn, torch.nn.Module) and was_training:
+        model_or_fn.train()
+    return _to_numpy(out, "model output")
+
+
+def plot_activations(ax: Sequence[Axes] | None = None) -> Figure:
+    """Plot ReLU, sigmoid and tanh (left) and their derivatives (right)."""
+    with _book_rc():
+        if ax is None:
+            fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.2), layout="constrained")
+        else:
+            if len(ax) != 2 or not all(isinstance(a, Axes) for a in ax):
+                raise TypeError("ax must be None or a pair of matplotlib Axes")
+            axes, fig = list(ax), ax[0].figure
+        z = np.linspace(-4.0, 4.0, 401)
+        sig = 1.0 / (1.0 + np.exp(-z))
+        relu_grad = np.where(z > 0, 1.0, 0.0)
+        relu_grad[np.abs(z) < 1e-12] = np.nan  # undefined at 0: break the line there
+        curves = [("ReLU", np.maximum(z, 0.0), relu_grad), ("sigmoid", sig, sig * (1 - sig)),
+                  ("tanh", np.tanh(z), 1.0 - np.tanh(z) ** 2)]
+        for i, (name, f, df) in enumerate(curves):
+            style = dict(color=PALETTE[i], linestyle=_LINESTYLES[i], label=name)
+            axes[0].plot(z, f, **style)
+            axes[1].plot(z, df, **style)
+        axes[0].set(title="activation $\\sigma(z)$", xlabel="$z$", ylim=(-1.3, 2.3))
+        axes[1].set(title="derivative $\\sigma'(z)$", xlabel="$z$", ylim=(-0.1, 1.2))
+        for a in axes:
+            a.axhline(0.0, color=GREY, lw=0.6)
+            a.axvline(0.0, color=GREY, lw=0.6)
+        axes[0].legend(loc="upper left", frameon=False)
+    return fig
+
+
+def plot_decision_boundary(model: Callable[..., Any], X: Any, y: Any, ax: Axes | None = None,
+                           *, title: str | None = None, resolution: int = 200) -> Axes:
+    """Fill the predicted probability of class 1 over the plane and draw the points on top.
+
+    Args:
+        model: torch module (or function) mapping (m, 2) inputs to logits of shape (m,), (m, 1)
+            (binary: sigmoid is applied) or (m, k) (multiclass: the predicted class is filled).
+        X: inputs, shape (n, 2). y: labels, shape (n,) or (n, 1), integer-valued.
+        resolution: grid points per axis (>= 2).
+    """
+    Xn, yn = _to_numpy(X, "X"), _to_numpy(y, "y").reshape(-1)
+    if Xn.ndim != 2 or Xn.shape[1] != 2:
+        raise ValueError(f"X must have shape (n, 2), got {Xn.shape}")
+    if yn.shape[0] != Xn.shape[0]:
+        raise ValueError(f"y must have {Xn.shape[0]} labels to match X, got {yn.shape[0]}")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    with _book_rc():
+        ax = _new_ax(ax)
+        lo, hi = Xn.min(axis=0), Xn.max(axis=0)
+        pad = 0.1 * np.maximum(hi - lo, 1e-3)
+        gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+        gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+        xx, yy = np.meshgrid(gx, gy)
+        out = _predict(model, np.column_stack([xx.ravel(), yy.ravel()]))
+        if out.ndim == 2 and out.shape[1] > 1:  # multiclass: colour by predicted class
+            k = out.shape[1]
+            zz = out.argmax(axis=1).reshape(xx.shape)
+            cmap = mpl.colors.ListedColormap(PALETTE[:k])
+            ax.contourf(xx, yy, zz, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.35)
+        else:
+            zz = (1.0 / (1.0 + np.exp(-out.reshape(-1)))).reshape(xx.shape)
+            cmap = LinearSegmentedColormap.from_list("book_div", [PALETTE[0], GREY, PALETTE[1]])
+            cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 11), cmap=cmap, alpha=0.4)
+            ax.contour(xx, yy, zz, levels=[0.5], colors=GREY, linewidths=1.2, linestyles="--")
+            ax.figure.colorbar(cs, ax=ax, label="$P(y=1)$", ticks=[0, 0.5, 1], shrink=0.85)
+        for i, c in enumerate(np.unique(yn).astype(int)):
+            m = yn == c
+            ax.scatter(Xn[m, 0], Xn[m, 1], s=18, marker=_MARKERS[i % len(_MARKERS)],
+                       color=PALETTE[i % len(PALETTE)], edgecolors="white", linewidths=0.5,
+                       label=f"class {c}", zorder=3)
+        ax.set(xlabel="$x_1$", ylabel="$x_2$")
+        ax.set_xlim(gx[0], gx[-1])
+        ax.set_ylim(gy[0], gy[-1])
+        if title is not None:
+            ax.set_title(title)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(np.unique(yn)),
+                  fontsize=8, frameon=False, handletextpad=0.2)
+    return ax
+
+
+def plot_loss_curves(histories: Mapping[str, History] | History, ax: Axes | None = None,
+                     *, log: bool = False) -> Axes:
+    """Plot training (solid) and validation (dashed) loss per epoch for one or more runs."""
+    from mlpbook.train import History
+
+    if isinstance(histories, History):
+        histories = {"": histories}
+    if not isinstance(histories, Mapping) or not all(
+            isinstance(h, History) for h in histories.values()):
+        raise TypeError("histories must be a History or a dict mapping names to History")
+    if len(histories) == 0:
+        raise ValueError("histories must contain at least one History")
+    with _book_rc():
+        ax = _new_ax(ax, figsize=(6.4, 3.2))
+        for i, (name, h) in enumerate(histories.items()):
+            color, prefix = PALETTE[i % len(PALETTE)], f"{name} " if name else ""
+            epochs = np.arange(1, len(h.train_loss) + 1)
+            ax.plot(epochs, h.train_loss, color=color, label=f"{prefix}train")
+            if h.val_loss:
+                ax.plot(np.arange(1, len(h.val_loss) + 1), h.val_loss, color=color,
+                        linestyle="--", label=f"{prefix}validation")
+        ax.set(xlabel="epoch", ylabel="loss")
+        if log:
+            ax.set_yscale("log")
+        ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def plot_capacity_grid(results: Mapping[tuple[int, int], History | tuple[float, float]], *,
+                       log: bool = True, title: str | None = None) -> Figure:
+    """Heatmaps of final training and held-out loss over a widths x depths grid.
+
+    Args:
+        results: maps ``(width, depth)`` to a History (its last train/val loss is used) or to a
+            ``(train_loss, val_loss)`` pair of floats. Widths go along x, depths along y.
+        log: colour on a log scale (shared by both panels, so they are comparable).
+    """
+    from mlpbook.train import History
+
+    if not isinstance(results, Mapping) or len(results) == 0:
+        raise ValueError("results must be a non-empty dict {(width, depth): History or pair}")
+    pairs: dict[tuple[int, int], tuple[float, float]] = {}
+    for key, val in results.items():
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise ValueError(f"results keys must be (width, depth) tuples, got {key!r}")
+        if isinstance(val, History):
+            if not val.train_loss or not val.val_loss:
+                raise ValueError(f"History for {key} needs train_loss and val_loss")
+            pairs[key] = (val.train_loss[-1], val.val_loss[-1])
+        else:
+            pairs[key] = (float(val[0]), float(val[1]))
+    widths = sorted({w for w, _ in pairs})
+    depths = sorted({d for _, d in pairs})
+    grids = np.full((2, len(depths), len(widths)), np.nan)
+    for (w, d), (tr, va) in pairs.items():
+        grids[:, depths.index(d), widths.index(w)] = (tr, va)
+    finite = grids[np.isfinite(grids)]
+    if log and (finite <= 0).any():
+        raise ValueError("log=True needs positive losses; pass log=False")
+    norm = LogNorm(finite.min(), finite.max()) if log else None
+    with _book_rc():
+        fig, axes = plt.subplots(1, 2, figsize=(6.4, 2.2 + 0.35 * len(depths)),
+                                 layout="constrained", sharey=True)
+        cmap = mpl.colormaps["viridis"]
+        for a, grid, name in zip(axes, grids, ("training loss", "held-out loss")):
+            im = a.imshow(grid, cmap=cmap, norm=norm, origin="lower", aspect="auto")
+            for r, c in np.ndindex(grid.shape):
+                if np.isfinite(grid[r, c]):
+                    shade = cmap(im.norm(grid[r, c]))
+                    dark = 0.2126 * shade[0] + 0.7152 * shade[1] + 0.0722 * shade[2] < 0.5
+                    a.text(c, r, f"{grid[r, c]:.2g}", ha="center", va="center", fontsize=8,
+                           color="white" if dark else "black")
+            a.set(title=name, xlabel="width", xticks=range(len(widths)),
+                  xticklabels=[str(w) for w in widths])
+        axes[0].set(ylabel="depth", yticks=range(len(depths)),
+                    yticklabels=[str(d) for d in depths])
+        fig.colorbar(im, ax=list(axes), label="loss", shrink=0.9)
+        if title is not None:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_fit_1d(X: Any, y: Any, model_or_fn: Callable[..., Any], ax: Axes | None = None, *,
+                true_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+                label: str = "model") -> Axes:
+    """Scatter 1-D regression data and draw the model's prediction (and optionally the truth).
+
+    Args:
+        X: inputs, shape (n,) or (n, 1). y: targets, shape (n,) or (n, 1).
+        model_or_fn: torch module or function mapping a (m, 1) tensor to (m, 1) or (m,).
+        true_fn: optional noiseless target, a NumPy function of x, drawn dotted.
+    """
+    Xn, yn = _to_numpy(X, "X").reshape(-1), _to_numpy(y, "y").reshape(-1)
+    if Xn.shape != yn.shape:
+        raise ValueError(f"X and y must hold the same number of points, got {Xn.size} and "
+                         f"{yn.size} (X must be (n,) or (n, 1))")
+    if not callable(model_or_fn):
+        raise TypeError("model_or_fn must be a torch module or a callable")
+    with _book_rc():
+        ax = _new_ax(ax)
+        lo, hi = float(Xn.min()), float(Xn.max())
+        pad = 0.05 * max(hi - lo, 1e-3)
+        grid = np.linspace(lo - pad, hi + pad, 400)
+        pred = _predict(model_or_fn, grid[:, None]).reshape(-1)
+        ax.scatter(Xn, yn, s=14, color=GREY, alpha=0.8, label="data", zorder=2)
+        if true_fn is not None:
+            ax.plot(grid, true_fn(grid), color=PALETTE[2], linestyle=":", label="truth")
+        ax.plot(grid, pred, color=PALETTE[0], label=label, zorder=3)
+        ax.set(xlabel="$x$", ylabel="$y$")
+        ax.legend(frameon=False, fontsize=8)
+    return ax
+
+
+def _contrast(fg: str, bg: str) -> float:
+    """WCAG contrast ratio between two hex colours (used by the tests)."""
+    def lum(c: str) -> float:
+        rgb = [int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [v / 12.92 if v <= 0.04045 else math.pow((v + 0.055) / 1.055, 2.4) for v in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

@@ -1,0 +1,50 @@
+"""Shared fixtures: the built book (built once per session) and temporary repository copies."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+IGNORE = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis",
+                                ".pytest_cache", "*.egg-info")
+
+
+def copy_repo(dest: Path, *, with_cache: bool = False) -> Path:
+    """Copy the working tree to ``dest`` (never .venv or .git); optionally the execution cache."""
+    shutil.copytree(ROOT, dest, ignore=IGNORE)
+    if with_cache:
+        cache = ROOT / "_build" / ".jupyter_cache"
+        shutil.copytree(cache, dest / "_build" / ".jupyter_cache")
+    return dest
+
+
+def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run tools/build.py on ``root`` (the copy's own tools, pages and package)."""
+    return subprocess.run(
+        [sys.executable, str(root / "tools" / "build.py"), "--root", str(root), *args],
+        cwd=root, capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def exec_report(root: Path) -> dict:
+    """What the last build of ``root`` executed, as written by tools/build.py."""
+    return json.loads((root / "_build" / "exec-report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """Build the real book once per test session (this *is* `make book`); return _build/html."""
+    result = run_build(ROOT)
+    if result.returncode != 0:
+        pytest.fail(f"the book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-12000:]}",
+                    pytrace=False)
+    return ROOT / "_build" / "html"

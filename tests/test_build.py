@@ -1,0 +1,70 @@
+"""The build executes every page, fails loudly on any broken check, and is never stale."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, copy_repo, exec_report, run_build
+from pages import book_pages
+
+pytestmark = pytest.mark.slow
+
+
+def flip_central_difference(root: Path) -> None:
+    """Inject a fault: the central difference returns the negated slope."""
+    path = root / "code" / "mlpbook" / "gradcheck.py"
+    text = path.read_text()
+    faulty, n = re.subn(r"return \(f\(x \+ h\) - f\(x - h\)\)", "return (f(x - h) - f(x + h))", text)
+    assert n == 1, "the central-difference formula was not found in gradcheck.py"
+    path.write_text(faulty)
+
+
+def test_book_builds(built_book: Path) -> None:
+    """`make book`: every page executes and renders with warnings as errors."""
+    pages = book_pages()
+    for page in pages:
+        assert (built_book / f"{page.docname}.html").exists(), page.docname
+    report = exec_report(ROOT)
+    assert report["failed"] == []
+
+
+def test_fault_in_package_fails_build_and_names_page(tmp_path: Path) -> None:
+    """(a) A sign flip in the package's finite differences fails a fresh build, naming the page."""
+    root = copy_repo(tmp_path / "repo")
+    flip_central_difference(root)
+    result = run_build(root, "--execute-only")
+    assert result.returncode != 0
+    assert "FAILED book/autograd.md:" in result.stderr
+    assert "--- cell source ---" in result.stderr and "Error" in result.stderr
+
+
+def test_package_change_alone_reexecutes(built_book: Path, tmp_path: Path) -> None:
+    """(b) Never stale: with a warm cache and untouched pages, a package fault still fails."""
+    root = copy_repo(tmp_path / "repo", with_cache=True)
+    flip_central_difference(root)
+    result = run_build(root, "--execute-only")
+    assert result.returncode != 0, "a stale cache hid a broken gradient check"
+    users = {p.docname for p in book_pages(root) if p.has_code and p.imports_mlpbook}
+    assert set(exec_report(root)["executed"]) == users
+    assert "book/autograd" in exec_report(root)["failed"]
+
+
+def test_no_change_rebuild_executes_nothing(built_book: Path, tmp_path: Path) -> None:
+    """(c) A rebuild with no change executes zero pages, and still renders the site."""
+    root = copy_repo(tmp_path / "repo", with_cache=True)
+    result = run_build(root)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert exec_report(root)["executed"] == []
+    assert (root / "_build" / "html" / "book" / "autograd.html").exists()
+
+
+def test_prose_edit_reexecutes_one_page(built_book: Path, tmp_path: Path) -> None:
+    """Editing one page's prose re-executes that page and no other."""
+    root = copy_repo(tmp_path / "repo", with_cache=True)
+    page = root / "book" / "autograd.md"
+    page.write_text(page.read_text() + "\nOne more sentence of prose.\n")
+    result = run_build(root, "--execute-only")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert exec_report(root)["executed"] == ["book/autograd"]

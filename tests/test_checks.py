@@ -1,0 +1,150 @@
+"""Lab self-checks: each passes a right student function and fails a wrong one, clearly."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mlpbook import checks
+from mlpbook.checks import CheckResult
+from mlpbook.engine import Value
+from mlpbook.models import collapse_linear, make_mlp
+
+
+def _tanh_op(v: Value, *, overwrite: bool = False, chain: bool = True) -> Value:
+    t = math.tanh(v.data)
+    out = Value(t, _prev=(v,), _op="tanh")
+
+    def _backward() -> None:
+        local = (1 - t**2) * (out.grad if chain else 1.0)
+        v.grad = local if overwrite else v.grad + local
+
+    out._backward = _backward
+    return out
+
+
+def _not_implemented(*args):
+    raise NotImplementedError("your code here")
+
+
+def _assert_fails(result: CheckResult, *words: str) -> None:
+    assert isinstance(result, CheckResult) and not result and not result.passed
+    text = str(result)
+    assert text.startswith("❌") and "Traceback" not in text
+    for word in words:
+        assert word in text, text
+
+
+def test_check_result_truthiness_and_text() -> None:
+    ok = CheckResult("q", True, "fine")
+    bad = CheckResult("q", False, "off:", expected=1, observed=2, hint="look again")
+    assert ok and not bad
+    assert str(ok) == "✅ q: fine" and repr(ok) == str(ok)
+    assert str(bad) == "❌ q: off: expected 1, observed 2, hint: look again"
+
+
+def test_checks_print_their_verdict(capsys) -> None:
+    result = checks.check_tanh(_tanh_op)
+    assert capsys.readouterr().out.strip() == str(result)
+    checks.check_tanh(_tanh_op, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_check_backward() -> None:
+    assert checks.check_backward(lambda x: x * x + x.tanh(), verbose=False)
+    _assert_fails(checks.check_backward(lambda x: _tanh_op(x, overwrite=True) * x, verbose=False),
+                  "wrong gradient", "expected", "observed", "hint")
+    _assert_fails(checks.check_backward(lambda x: 2.0, verbose=False), "must return a Value")
+
+
+def test_check_tanh() -> None:
+    assert checks.check_tanh(_tanh_op, verbose=False)
+    _assert_fails(checks.check_tanh(lambda v: _tanh_op(v, overwrite=True), verbose=False), "+=")
+    _assert_fails(checks.check_tanh(lambda v: _tanh_op(v, chain=False), verbose=False),
+                  "out.grad")
+    _assert_fails(checks.check_tanh(lambda v: Value(math.tanh(v.data)), verbose=False), "stayed 0")
+    _assert_fails(checks.check_tanh(lambda v: v.sigmoid(), verbose=False), "wrong value")
+
+
+def _mlp_backward(X, y, W1, b1, W2, b2, *, scale_mean: bool = True):
+    z = X @ W1 + b1
+    h = z.clamp(min=0)
+    dout = 2 * (h @ W2 + b2 - y) / (y.numel() if scale_mean else 1)
+    dz = (dout @ W2.T) * (z > 0)
+    return X.T @ dz, dz.sum(0), h.T @ dout, dout.sum(0)
+
+
+def test_check_mlp_backward() -> None:
+    assert checks.check_mlp_backward(_mlp_backward, verbose=False)
+    _assert_fails(checks.check_mlp_backward(
+        lambda *a: _mlp_backward(*a, scale_mean=False), verbose=False), "dW1", "divide dout by N")
+    _assert_fails(checks.check_mlp_backward(
+        lambda *a: (_mlp_backward(*a)[0].T, *_mlp_backward(*a)[1:]), verbose=False),
+        "wrong shape", "(3, 4)", "(4, 3)")
+    _assert_fails(checks.check_mlp_backward(lambda *a: None, verbose=False), "tuple")
+
+
+def test_check_is_linear_and_collapse() -> None:
+    linear = make_mlp(3, [5, 4], 2, activation="identity", seed=0, dtype=torch.float64)
+    relu = make_mlp(3, [5, 4], 2, activation="relu", seed=0, dtype=torch.float64)
+    assert checks.check_is_linear(linear, verbose=False)
+    _assert_fails(checks.check_is_linear(relu, verbose=False), "gap", "identity")
+    assert checks.check_is_linear(relu, expect=False, verbose=False)
+    assert checks.check_is_linear(lambda X: 2 * X + 1, in_features=2, verbose=False)
+
+    assert checks.check_collapse(linear, collapse_linear(linear), verbose=False)
+    W1, b1, W2, b2, W3, b3 = (p.detach() for p in linear.parameters())
+    assert checks.check_collapse(linear, (W3 @ W2 @ W1, W3 @ (W2 @ b1 + b2) + b3), verbose=False)
+    _assert_fails(checks.check_collapse(linear, (W3 @ W2 @ W1, W3 @ W2 @ b1 + b3), verbose=False),
+                  "W2 @ W1")
+    _assert_fails(checks.check_collapse(linear, "W", verbose=False), "nn.Linear")
+
+
+def _loop(model, X, y, optimizer, loss_fn, n_steps, *, zero=True, step=True):
+    model.train()
+    for _ in range(n_steps):
+        if zero:
+            optimizer.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        if step:
+            optimizer.step()
+
+
+def test_check_training_loop() -> None:
+    assert checks.check_training_loop(_loop, verbose=False)
+    _assert_fails(checks.check_training_loop(lambda *a: _loop(*a, zero=False), verbose=False),
+                  "forgot optimizer.zero_grad()")
+    _assert_fails(checks.check_training_loop(lambda *a: _loop(*a, step=False), verbose=False),
+                  "optimizer.step()")
+
+
+@pytest.mark.parametrize("check", [checks.check_backward, checks.check_tanh,
+                                   checks.check_mlp_backward, checks.check_is_linear,
+                                   checks.check_training_loop])
+def test_student_exception_becomes_one_line_verdict(check, capsys) -> None:
+    kwargs = {"in_features": 2} if check is checks.check_is_linear else {}
+    result = check(_not_implemented, **kwargs)
+    _assert_fails(result, "your function raised NotImplementedError: your code here")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "Traceback" not in out
+
+
+def test_check_answer() -> None:
+    assert checks.check_answer("q", 0.30000000000000004, 0.3, verbose=False)
+    assert checks.check_answer("q", torch.tensor([1.0, 2.0]), [1, 2], verbose=False)
+    _assert_fails(checks.check_answer("q", 0.4, 0.3, verbose=False), "expected 0.3", "observed 0.4")
+    _assert_fails(checks.check_answer("q", ..., 0.3, verbose=False), "no answer yet")
+    _assert_fails(checks.check_answer("q", [1, 2], [1, 2, 3], verbose=False), "wrong shape")
+    _assert_fails(checks.check_answer("q", float("nan"), 0.3, verbose=False), "not quite")
+    _assert_fails(checks.check_answer("q", "abc", 0.3, verbose=False), "number")
+
+
+@pytest.mark.parametrize("check", [checks.check_backward, checks.check_tanh,
+                                   checks.check_mlp_backward, checks.check_is_linear,
+                                   checks.check_training_loop])
+def test_checks_reject_a_non_callable(check) -> None:
+    with pytest.raises(TypeError, match="callable"):
+        check(42)

@@ -1,0 +1,221 @@
+"""Tests for mlpbook.engine: every op against torch (float64), gradients, accumulation, sorting."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import fast, medium_floats, nonzero_floats, positive_floats, small_floats
+
+from mlpbook.engine import Value, topological_sort
+
+f64 = torch.float64
+
+
+def close(actual: float, expected: float, atol: float = 1e-10, rtol: float = 1e-7) -> None:
+    """Assert two floats agree within tolerances (never ==)."""
+    torch.testing.assert_close(torch.tensor(actual, dtype=f64), torch.tensor(expected, dtype=f64),
+                               atol=atol, rtol=rtol)
+
+
+# (name, function of (a, b), domain for a, domain for b); the function works on Value and Tensor
+BINARY = [
+    ("a+b", lambda a, b: a + b, "any", "any"),
+    ("a+3", lambda a, b: a + 3 + b * 0, "any", "any"),
+    ("3+a", lambda a, b: 3 + a + b * 0, "any", "any"),
+    ("a-b", lambda a, b: a - b, "any", "any"),
+    ("a-3", lambda a, b: a - 3 + b * 0, "any", "any"),
+    ("3-a", lambda a, b: 3 - a + b * 0, "any", "any"),
+    ("a*b", lambda a, b: a * b, "any", "any"),
+    ("a*3", lambda a, b: a * 3 + b * 0, "any", "any"),
+    ("3*a", lambda a, b: 3 * a + b * 0, "any", "any"),
+    ("a/b", lambda a, b: a / b, "any", "nonzero"),
+    ("a/3", lambda a, b: a / 3 + b * 0, "any", "any"),
+    ("3/a", lambda a, b: 3 / a + b * 0, "nonzero", "any"),
+    ("a**2", lambda a, b: a**2 + b, "any", "any"),
+    ("a**3", lambda a, b: a**3 * b, "any", "any"),
+    ("a**-1", lambda a, b: a**-1 + b, "nonzero", "any"),
+    ("a**0.5", lambda a, b: a**0.5 * b, "positive", "any"),
+    ("a**-1.5", lambda a, b: a**-1.5 - b, "positive", "any"),
+    ("-a", lambda a, b: -a * b, "any", "any"),
+    ("exp", lambda a, b: a.exp() * b, "any", "any"),
+    ("log", lambda a, b: a.log() + b, "positive", "any"),
+    ("tanh", lambda a, b: a.tanh() * b, "any", "any"),
+    ("sigmoid", lambda a, b: a.sigmoid() * b, "any", "any"),
+    ("relu", lambda a, b: a.relu() * b, "nonzero", "any"),
+    ("composite", lambda a, b: ((a * b + 2.0) * (a - b)).tanh() * b + (a * a).sigmoid(), "any", "any"),
+    ("reuse", lambda a, b: a * a * a + a / (b * b + 1) - (a * a + 0.5).relu(), "any", "any"),
+]
+DOMAINS = {"any": medium_floats, "nonzero": nonzero_floats, "positive": positive_floats.map(lambda x: x / 20)}
+
+
+def run_both(fn, x: float, y: float):
+    """Evaluate fn on Values and on float64 tensors; backprop both."""
+    a, b = Value(x), Value(y)
+    out = fn(a, b)
+    out.backward()
+    ta = torch.tensor(x, dtype=f64, requires_grad=True)
+    tb = torch.tensor(y, dtype=f64, requires_grad=True)
+    tout = fn(ta, tb)
+    tout.backward()
+    return (out, a, b), (tout, ta, tb)
+
+
+@pytest.mark.parametrize("name,fn,da,db", BINARY, ids=[b[0] for b in BINARY])
+@given(data=st.data())
+@fast
+def test_ops_match_torch(name, fn, da, db, data):
+    x, y = data.draw(DOMAINS[da]), data.draw(DOMAINS[db])
+    (out, a, b), (tout, ta, tb) = run_both(fn, x, y)
+    close(out.data, tout.item())
+    close(a.grad, ta.grad.item())
+    close(b.grad, tb.grad.item())
+
+
+@pytest.mark.parametrize("name,fn,da,db", BINARY, ids=[b[0] for b in BINARY])
+@given(data=st.data())
+@fast
+def test_grad_matches_central_difference(name, fn, da, db, data):
+    x, y = data.draw(DOMAINS[da]), data.draw(DOMAINS[db])
+    a, b = Value(x), Value(y)
+    fn(a, b).backward()
+    h = 1e-6
+    num_a = (fn(Value(x + h), Value(y)).data - fn(Value(x - h), Value(y)).data) / (2 * h)
+    num_b = (fn(Value(x), Value(y + h)).data - fn(Value(x), Value(y - h)).data) / (2 * h)
+    close(a.grad, num_a, atol=1e-5, rtol=1e-4)
+    close(b.grad, num_b, atol=1e-5, rtol=1e-4)
+
+
+@given(small_floats)
+@fast
+def test_a_plus_a_gives_grad_two(x):
+    a = Value(x)
+    b = a + a
+    assert b.prev == (a,)
+    b.backward()
+    close(a.grad, 2.0)
+
+
+@given(medium_floats, medium_floats)
+@fast
+def test_two_backward_calls_accumulate_like_torch(x, y):
+    fn = lambda a, b: (a * b + a).tanh() * b  # noqa: E731
+    a, b = Value(x), Value(y)
+    out = fn(a, b)
+    out.backward()
+    once = (a.grad, b.grad)
+    out.backward()
+    ta = torch.tensor(x, dtype=f64, requires_grad=True)
+    tb = torch.tensor(y, dtype=f64, requires_grad=True)
+    tout = fn(ta, tb)
+    tout.backward(retain_graph=True)
+    tout.backward()
+    close(a.grad, 2 * once[0])
+    close(b.grad, 2 * once[1])
+    close(a.grad, ta.grad.item())
+    close(b.grad, tb.grad.item())
+    a.zero_grad()
+    b.zero_grad()
+    ta.grad.zero_()
+    tb.grad.zero_()
+    close(a.grad, ta.grad.item())
+    out.backward()
+    close(a.grad, once[0])
+    close(b.grad, once[1])
+
+
+def test_backward_seed_and_leaf_root():
+    a = Value(3.0)
+    out = a * a
+    out.backward(2.0)
+    close(a.grad, 12.0)
+    close(out.grad, 2.0)
+    leaf = Value(1.0)
+    leaf.backward()
+    leaf.backward()
+    close(leaf.grad, 2.0)  # a leaf root accumulates too, like torch
+
+
+@given(st.lists(medium_floats, min_size=1, max_size=8))
+@fast
+def test_topological_order_puts_inputs_first(xs):
+    leaves = [Value(x) for x in xs]
+    out = leaves[0]
+    for i, v in enumerate(leaves[1:]):
+        out = (out * v + leaves[0]).tanh() if i % 2 else out + v * v
+    order = topological_sort(out)
+    position = {id(n): k for k, n in enumerate(order)}
+    assert order[-1] is out
+    assert len(position) == len(order)
+    for n in order:
+        for p in n.prev:
+            assert position[id(p)] < position[id(n)]
+
+
+def test_topological_sort_is_deterministic():
+    a, b, c = Value(1.0, "a"), Value(2.0, "b"), Value(3.0, "c")
+    out = (a * b + c) * a
+    labels = [n.label or n.op for n in topological_sort(out)]
+    assert labels == ["a", "b", "*", "c", "+", "*"]
+    assert labels == [n.label or n.op for n in topological_sort(out)]
+
+
+def test_long_chain_and_wide_sum():
+    x = Value(0.5)
+    out = x
+    for _ in range(10_000):
+        out = out + x  # a chain 10,000 nodes deep
+    out.backward()
+    close(out.data, 0.5 * 10_001)
+    close(x.grad, 10_001.0)
+    xs = [Value(float(i)) for i in range(1200)]
+    total = sum(xs, Value(0.0))
+    total.backward()
+    close(sum(v.grad for v in xs), 1200.0)
+
+
+def test_repr_and_prev_order():
+    a, b = Value(2.0), Value(3.0)
+    assert repr(a) == "Value(data=2.0000, grad=0.0000)"
+    out = b * a
+    assert out.prev == (b, a) and out.op == "*" and a.is_leaf and not out.is_leaf
+    assert (a**2).op == "**2" and (-a).op == "neg"
+
+
+@pytest.mark.parametrize("bad", ["a", True, None, [1.0], 1j])
+def test_value_rejects_non_numbers(bad):
+    with pytest.raises(TypeError, match="data"):
+        Value(bad)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_value_rejects_nan_and_inf(bad):
+    with pytest.raises(ValueError, match="finite"):
+        Value(bad)
+
+
+def test_bad_operands_and_domains():
+    a = Value(2.0)
+    with pytest.raises(TypeError, match="other"):
+        a + "x"
+    with pytest.raises(TypeError, match="other"):
+        a * None
+    with pytest.raises(TypeError, match="exponent"):
+        a ** Value(2.0)
+    with pytest.raises(TypeError, match="label"):
+        Value(1.0, label=3)
+    with pytest.raises(ValueError, match="log"):
+        Value(0.0).log()
+    with pytest.raises(ValueError, match="log"):
+        Value(-1.0).log()
+    with pytest.raises(ValueError, match="x > 0"):
+        Value(-2.0) ** 0.5
+    with pytest.raises(ZeroDivisionError, match="zero"):
+        a / Value(0.0)
+    with pytest.raises(ValueError, match="finite"):
+        Value(1e200) * Value(1e200)
+    with pytest.raises(TypeError, match="grad"):
+        a.backward("1")
+    with pytest.raises(TypeError, match="root"):
+        topological_sort(2.0)

@@ -1,0 +1,104 @@
+"""The training loop: learns two moons, is seeded, shows the zero_grad bug, validates input."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from mlpbook.data import sine, split, two_moons
+from mlpbook.models import MLP, make_mlp
+from mlpbook.train import History, accuracy, evaluate, train
+
+
+@pytest.fixture(scope="module")
+def moons() -> tuple[torch.Tensor, ...]:
+    X, y = two_moons(200, noise=0.1, seed=0)
+    return split(X, y, frac=0.25, seed=0)
+
+
+def test_training_reduces_loss_and_reaches_high_accuracy(moons) -> None:
+    Xt, yt, Xv, yv = moons
+    model = MLP(2, [16], 1, seed=0)
+    h = train(model, Xt, yt, optimizer="adam", lr=0.05, n_epochs=300, X_val=Xv, y_val=yv)
+    assert isinstance(h, History)
+    assert len(h.train_loss) == len(h.val_loss) == len(h.train_acc) == 300
+    assert h.train_loss[-1] < 0.5 * h.train_loss[0]
+    assert h.final()["train_acc"] >= 0.95 and accuracy(model, Xv, yv) >= 0.9
+    assert abs(h.final()["val_acc"] - accuracy(model, Xv, yv)) < 1e-12
+
+
+def test_full_batch_training_is_fast(moons) -> None:
+    Xt, yt, _, _ = moons
+    train(MLP(2, [4], 1, seed=0), Xt, yt, n_epochs=2)  # warm up torch.optim's one-time import
+    start = time.perf_counter()
+    train(MLP(2, [16], 1, seed=0), *two_moons(200, seed=0), lr=0.5, n_epochs=300)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_minibatches_adam_and_seeded_shuffling(moons) -> None:
+    Xt, yt, _, _ = moons
+    runs = [train(MLP(2, [8], 1, seed=0), Xt, yt, optimizer="adam", lr=0.01, n_epochs=20,
+                  batch_size=32, seed=s).train_loss for s in (0, 0, 1)]
+    assert all(abs(a - b) <= 1e-12 for a, b in zip(runs[0], runs[1]))
+    assert max(abs(a - b) for a, b in zip(runs[0], runs[2])) > 1e-9
+    assert runs[0][-1] < runs[0][0]
+
+
+def test_zero_grad_false_behaves_differently(moons) -> None:
+    Xt, yt, _, _ = moons
+    good = train(MLP(2, [16], 1, seed=0), Xt, yt, lr=0.1, n_epochs=30)
+    bad = train(MLP(2, [16], 1, seed=0), Xt, yt, lr=0.1, n_epochs=30, zero_grad=False)
+    assert abs(good.train_loss[0] - bad.train_loss[0]) <= 1e-12  # first step: no stale grads
+    assert abs(good.train_loss[-1] - bad.train_loss[-1]) > 1e-3
+
+
+def test_regression_task_and_evaluate() -> None:
+    X, y = sine(100, noise=0.05, seed=0)
+    model = make_mlp(1, [32], 1, activation="tanh", seed=0)
+    h = train(model, X, y, task="regression", optimizer="adam", lr=0.02, n_epochs=200)
+    assert h.train_acc == [] and h.train_loss[-1] < 0.05
+    assert abs(evaluate(model, X, y, torch.nn.MSELoss()) - h.train_loss[-1]) < 1e-6
+
+
+def test_multiclass_task() -> None:
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 3.0], [3.0, 0.0], [-3.0, -3.0]])
+    y = torch.arange(90) % 3
+    X = centres[y] + 0.5 * torch.randn(90, 2, generator=g)
+    model = make_mlp(2, [8], 3, seed=0)
+    h = train(model, X, y.float(), task="multiclass", lr=0.1, n_epochs=100)
+    assert h.final()["train_acc"] >= 0.95 and accuracy(model, X, y) >= 0.95
+
+
+def test_accepts_optimizer_instance_and_progress_prints_one_line(moons, capsys) -> None:
+    Xt, yt, _, _ = moons
+    model = MLP(2, [8], 1, seed=0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+    train(model, Xt, yt, optimizer=opt, n_epochs=5)
+    assert capsys.readouterr().out == ""
+    train(model, Xt, yt, n_epochs=5, progress=True)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "epoch 5/5" in out
+
+
+@pytest.mark.parametrize("kwargs, exc, word", [
+    (dict(lr=0.0), ValueError, "lr"), (dict(lr=float("inf")), ValueError, "lr"),
+    (dict(n_epochs=0), ValueError, "n_epochs"), (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(optimizer="rmsprop"), ValueError, "optimizer"), (dict(optimizer=3), TypeError, "optimizer"),
+    (dict(task="ranking"), ValueError, "task"), (dict(X_val=torch.zeros(3, 2)), ValueError, "X_val"),
+])
+def test_train_rejects_bad_input(moons, kwargs: dict, exc: type, word: str) -> None:
+    Xt, yt, _, _ = moons
+    with pytest.raises(exc, match=word):
+        train(MLP(2, [4], 1), Xt, yt, **kwargs)
+
+
+def test_rejects_bad_model_and_data() -> None:
+    with pytest.raises(TypeError, match="model"):
+        train(lambda X: X, torch.zeros(4, 2), torch.zeros(4))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="rows"):
+        train(MLP(2, [4], 1), torch.zeros(4, 2), torch.zeros(5))
+    with pytest.raises(TypeError, match="tensors"):
+        accuracy(MLP(2, [4], 1), [[0.0, 0.0]], [0.0])  # type: ignore[arg-type]

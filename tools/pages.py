@@ -1,0 +1,102 @@
+"""The book's pages and their inputs: what the build, the benchmark and the tests share."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = ROOT / "code" / "mlpbook"
+# Files whose change must re-execute every page (besides the page itself).
+GLOBAL_INPUTS = ("requirements.txt", "_config.yml")
+CODE_CELL = re.compile(r"^```\{code-cell\}", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the book: its docname (``book/mlp``) and source path."""
+
+    docname: str
+    path: Path
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def has_code(self) -> bool:
+        return bool(CODE_CELL.search(self.text))
+
+    @property
+    def imports_mlpbook(self) -> bool:
+        return "mlpbook" in self.text
+
+    @property
+    def slug(self) -> str:
+        """File-name-safe name, e.g. ``book/mlp`` -> ``mlp``."""
+        return self.docname.split("/", 1)[-1].replace("/", "-")
+
+
+def _toc_files(node: object) -> list[str]:
+    """Every ``file`` (and ``root``) entry of a _toc.yml tree, in reading order."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key in ("root", "file"):
+                if key in item:
+                    found.append(str(item[key]))
+            for key in ("parts", "chapters", "sections"):
+                stack.extend(reversed(item.get(key, [])))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return found
+
+
+def book_pages(root: Path = ROOT) -> list[Page]:
+    """The pages listed in ``_toc.yml``, in reading order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    pages = []
+    for entry in _toc_files(toc):
+        docname = re.sub(r"\.(md|ipynb)$", "", entry)
+        path = root / f"{docname}.md"
+        if not path.exists():
+            raise FileNotFoundError(f"_toc.yml lists {entry!r} but {path} does not exist")
+        pages.append(Page(docname, path))
+    return pages
+
+
+def _digest_files(paths: list[Path], root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def package_digest(root: Path = ROOT) -> str:
+    """Hash of the mlpbook sources and project file."""
+    pkg = root / "code"
+    files = [p for p in (pkg / "mlpbook").rglob("*.py")] + [pkg / "pyproject.toml"]
+    return _digest_files(files, root)
+
+
+def input_digest(page: Page, root: Path = ROOT, package: str | None = None) -> str:
+    """Hash of everything a page's execution depends on.
+
+    The page itself, ``requirements.txt`` and ``_config.yml`` always; the ``mlpbook`` sources
+    when the page uses the package.
+    """
+    h = hashlib.sha256()
+    h.update(page.path.read_bytes())
+    h.update(_digest_files([root / name for name in GLOBAL_INPUTS], root).encode())
+    if page.imports_mlpbook:
+        h.update((package or package_digest(root)).encode())
+    return h.hexdigest()
