@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where the built site and execution cache live: the repository, or a prebuilt copy.
+SITE_ROOT = Path(os.environ.get("MLPBOOK_SITE", ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 IGNORE = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis",
@@ -22,7 +24,7 @@ def copy_repo(dest: Path, *, with_cache: bool = False) -> Path:
     """Copy the working tree to ``dest`` (never .venv or .git); optionally the execution cache."""
     shutil.copytree(ROOT, dest, ignore=IGNORE)
     if with_cache:
-        cache = ROOT / "_build" / ".jupyter_cache"
+        cache = SITE_ROOT / "_build" / ".jupyter_cache"
         shutil.copytree(cache, dest / "_build" / ".jupyter_cache")
     return dest
 
@@ -42,7 +44,12 @@ def exec_report(root: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def built_book() -> Path:
-    """Build the real book once per test session (this *is* `make book`); return _build/html."""
+    """Build the real book once per test session (this *is* `make book`); return _build/html.
+
+    MLPBOOK_SITE=<repo copy> uses a copy that was already built (for working on the tests).
+    """
+    if SITE_ROOT != ROOT:
+        return SITE_ROOT / "_build" / "html"
     result = run_build(ROOT)
     if result.returncode != 0:
         pytest.fail(f"the book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-12000:]}",

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, copy_repo, exec_report, run_build
+from conftest import SITE_ROOT, copy_repo, exec_report, run_build
 from pages import book_pages
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def test_book_builds(built_book: Path) -> None:
     pages = book_pages()
     for page in pages:
         assert (built_book / f"{page.docname}.html").exists(), page.docname
-    report = exec_report(ROOT)
+    report = exec_report(SITE_ROOT)
     assert report["failed"] == []
 
 

@@ -148,3 +148,12 @@ def test_check_answer() -> None:
 def test_checks_reject_a_non_callable(check) -> None:
     with pytest.raises(TypeError, match="callable"):
         check(42)
+
+
+def test_check_collapse_reports_a_transposed_weight() -> None:
+    model = make_mlp(3, [5], 2, activation="identity", seed=0, dtype=torch.float64)
+    single = collapse_linear(model)
+    W, b = single.weight.detach(), single.bias.detach()
+    _assert_fails(checks.check_collapse(model, (W.T, b), verbose=False), "wrong shape")
+    with pytest.raises(TypeError, match="model"):
+        checks.check_collapse(lambda X: X, single)  # type: ignore[arg-type]

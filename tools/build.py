@@ -7,7 +7,7 @@ inputs (the page, the mlpbook sources if it uses them, requirements.txt, _config
 from the one recorded at its last successful execution, pages run on all cores, every failing
 page is reported at the end, and Sphinx then renders from the (now fresh) cache.
 
-Usage: python tools/build.py [--root DIR] [--jobs N] [--execute-only] [--force]
+Usage: python tools/build.py [--root DIR] [--jobs N] [--execute-only] [--force] [--only DOCNAME]
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ KERNEL_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "PYTHONHASHSEED": "0",
-    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
 }
 
 
@@ -227,11 +226,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--execute-only", action="store_true", help="execute, do not render")
     parser.add_argument("--force", action="store_true", help="re-execute every page")
+    parser.add_argument("--only", action="append", metavar="DOCNAME",
+                        help="with --execute-only: execute only this page, e.g. book/backprop "
+                             "(repeatable)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
+    only = set(args.only) if args.only else None
+    if only and not args.execute_only:
+        parser.error("--only needs --execute-only (the render needs every page executed)")
+    if only and only - {p.docname for p in book_pages(root)}:
+        parser.error(f"--only: not a page: {sorted(only - {p.docname for p in book_pages(root)})}")
 
     start = time.perf_counter()
-    results, todo = execute(root, args.jobs, args.force)
+    results, todo = execute(root, args.jobs, args.force, only=only)
     wall = time.perf_counter() - start
     write_report(root, results, todo, wall)
     failed = [(p, r) for p, r in zip(todo, results) if not r.ok]

@@ -67,17 +67,11 @@ def _call(name: str, fn: Callable[..., Any], *args: Any) -> Any:
     except _Failed:
         raise
     except Exception as err:  # noqa: BLE001 - any student error becomes a verdict
-        detail = str(err).splitlines()[0] if str(err) else "(no message)"
-        hint = ("replace `raise NotImplementedError` with your code"
-                if isinstance(err, NotImplementedError) else "run it on its own to see the traceback")
-        raise _Failed(CheckResult(name, False, f"your function raised {type(err).__name__}: "
-                                  f"{detail}.", hint=hint)) from None
-
-
-def _finish(result: CheckResult, verbose: bool) -> CheckResult:
-    if verbose:
-        print(result)
-    return result
+        detail = f": {str(err).splitlines()[0]}" if str(err).strip() else ""
+        hint = ("replace `raise NotImplementedError` with your code" if isinstance(
+            err, NotImplementedError) else "run it on its own to see the traceback")
+        message = f"your function raised {type(err).__name__}{detail}."
+        raise _Failed(CheckResult(name, False, message, hint=hint)) from None
 
 
 def _run(name: str, body: Callable[[], CheckResult], verbose: bool,
@@ -88,7 +82,9 @@ def _run(name: str, body: Callable[[], CheckResult], verbose: bool,
         result = body()
     except _Failed as failed:
         result = failed.result
-    return _finish(result, verbose)
+    if verbose:
+        print(result)
+    return result
 
 
 def _close(a: float, b: float, atol: float, rtol: float) -> bool:
@@ -102,8 +98,9 @@ def _as_value(name: str, out: Any) -> Value:
     return out
 
 
-def check_backward(fn: Callable[[Value], Value], *, points: Sequence[float] = (-1.5, -0.3, 0.4, 2.0),
-                   atol: float = 1e-6, rtol: float = 1e-4, verbose: bool = True) -> CheckResult:
+def check_backward(fn: Callable[[Value], Value], *,
+                   points: Sequence[float] = (-1.5, -0.3, 0.4, 2.0), atol: float = 1e-6,
+                   rtol: float = 1e-4, verbose: bool = True) -> CheckResult:
     """Compare ``x.grad`` after ``fn(x).backward()`` with central differences at ``points``.
 
     Pass rule at every point: ``|grad - numeric| <= atol + rtol * |numeric|`` (h = 1e-6).
@@ -114,7 +111,8 @@ def check_backward(fn: Callable[[Value], Value], *, points: Sequence[float] = (-
         for x in points:
             v = Value(x)
             _call(name, lambda: _as_value(name, fn(v)).backward())
-            numeric = central_difference(lambda t: _as_value(name, _call(name, fn, Value(t))).data, x)
+            numeric = central_difference(
+                lambda t: _as_value(name, _call(name, fn, Value(t))).data, x)
             if not _close(v.grad, numeric, atol, rtol):
                 return CheckResult(name, False, f"wrong gradient at x = {x}:", f"{numeric:.6g}",
                                    f"{v.grad:.6g}", "check each local derivative in _backward, "
@@ -268,7 +266,11 @@ def check_collapse(model: nn.Module, linear: nn.Linear | tuple[Any, Any], *, see
                                "nn.Linear or (W, b)", type(linear).__name__)
         dtypes = {p.dtype for p in model.parameters()} | {W.dtype, b.dtype}
         tol = 1e-12 if dtypes == {torch.float64} else 1e-5
-        n_in = W.shape[1]
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        n_in = linears[0].in_features if linears else W.shape[-1]
+        if W.ndim != 2 or W.shape[1] != n_in:
+            return CheckResult(name, False, "W has the wrong shape:", f"(out_features, {n_in})",
+                               tuple(W.shape), "W has shape (out_features, in_features)")
         X = torch.randn(32, n_in, generator=torch.Generator().manual_seed(seed),
                         dtype=torch.float64)
         with torch.no_grad():
@@ -303,10 +305,16 @@ def check_training_loop(train_loop: Callable[..., Any], *, n_steps: int = 5, see
         y = torch.sin(X.sum(dim=1, keepdim=True))
         model = make_mlp(2, [4], 1, activation="tanh", seed=seed, dtype=torch.float64)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-        if loop is None:
-            _reference(model, X, y, optimizer, nn.MSELoss(), n_steps, zero, step)
-        else:
+        if loop is not None:
             loop(model, X, y, optimizer, nn.MSELoss(), n_steps)
+        else:  # the reference: pytorch/examples' loop (optionally with a bug, to name it)
+            for _ in range(n_steps):
+                if zero:
+                    optimizer.zero_grad()
+                loss = nn.functional.mse_loss(model(X), y)
+                loss.backward()
+                if step:
+                    optimizer.step()
         return torch.cat([p.detach().ravel() for p in model.parameters()])
 
     def body() -> CheckResult:
@@ -327,40 +335,29 @@ def check_training_loop(train_loop: Callable[..., Any], *, n_steps: int = 5, see
     return _run(name, body, verbose, train_loop)
 
 
-def _reference(model: nn.Module, X: Tensor, y: Tensor, optimizer: torch.optim.Optimizer,
-               loss_fn: Callable[[Tensor, Tensor], Tensor], n_steps: int, zero: bool,
-               step: bool) -> None:
-    model.train()
-    for _ in range(n_steps):
-        if zero:
-            optimizer.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        if step:
-            optimizer.step()
-
-
 def check_answer(name: str, observed: Any, expected: Any, *, atol: float = 1e-6,
                  rtol: float = 0.0, verbose: bool = True) -> CheckResult:
     """Compare a numeric answer (number, sequence, array or tensor) in float64 within tolerances.
 
     Pass rule: same shape and ``|observed - expected| <= atol + rtol * |expected|`` everywhere.
     """
-    if observed is None or observed is Ellipsis:
-        return _finish(CheckResult(name, False, "no answer yet.", hint="replace ... with your "
-                                   "answer"), verbose)
-    try:
-        obs, exp = (np.asarray(v.detach().cpu() if isinstance(v, Tensor) else v,
-                               dtype=np.float64) for v in (observed, expected))
-    except (TypeError, ValueError):
-        return _finish(CheckResult(name, False, "the answer must be a number or an array of "
-                                   "numbers.", expected, type(observed).__name__), verbose)
-    if obs.shape != exp.shape:
-        return _finish(CheckResult(name, False, "wrong shape:", exp.shape, obs.shape), verbose)
-    ok = bool(np.all(np.isfinite(obs)) and np.all(np.abs(obs - exp) <= atol + rtol * np.abs(exp)))
-    shown = (lambda a: f"{a.item():.6g}" if a.ndim == 0 else np.array2string(a, precision=6))
-    if ok:
-        return _finish(CheckResult(name, True, f"{shown(obs)} is right (atol {atol:g}).",
-                                   shown(exp), shown(obs)), verbose)
-    return _finish(CheckResult(name, False, "not quite:", shown(exp), shown(obs),
-                               f"tolerance is atol {atol:g}, rtol {rtol:g}"), verbose)
+    def show(a: np.ndarray) -> str:
+        return f"{a.item():.6g}" if a.ndim == 0 else np.array2string(a, precision=6)
+
+    def body() -> CheckResult:
+        if observed is None or observed is Ellipsis:
+            return CheckResult(name, False, "no answer yet.", hint="replace ... with your answer")
+        try:
+            obs, exp = (np.asarray(v.detach().cpu() if isinstance(v, Tensor) else v,
+                                   dtype=np.float64) for v in (observed, expected))
+        except (TypeError, ValueError):
+            return CheckResult(name, False, "the answer must be a number or an array of numbers.",
+                               expected, type(observed).__name__)
+        if obs.shape != exp.shape:
+            return CheckResult(name, False, "wrong shape:", exp.shape, obs.shape)
+        if np.all(np.isfinite(obs)) and np.all(np.abs(obs - exp) <= atol + rtol * np.abs(exp)):
+            return CheckResult(name, True, f"{show(obs)} is right (atol {atol:g}).", show(exp),
+                               show(obs))
+        return CheckResult(name, False, "not quite:", show(exp), show(obs),
+                           f"tolerance is atol {atol:g}, rtol {rtol:g}")
+    return _run(name, body, verbose, fn=print)

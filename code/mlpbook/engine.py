@@ -61,7 +61,7 @@ class Value:
         return out
 
     def __mul__(self, other: Value | Number) -> Value:
-        """Return ``self * other``; d(out)/d(self) = other, d(out)/d(other) = self."""
+        """``self * other``: d(out)/d(self) = other, d(out)/d(other) = self."""
         other = _as_value(other)
         out = Value(self.data * other.data, _prev=(self, other), _op="*")
 
@@ -180,12 +180,12 @@ class Value:
 
     # ----- backpropagation -----------------------------------------------------------------
     def backward(self, grad: float = 1.0) -> None:
-        """Backpropagate from this node: add d(self)/d(leaf) * grad to every leaf's ``.grad``."""
+        """Backpropagate from this node: add d(self)/d(leaf) * grad to each leaf's grad."""
         grad = _check_number(grad, "grad")
         order = topological_sort(self)
         for node in order:
             if not node.is_leaf:
-                node.grad = 0.0  # intermediates start afresh; leaves accumulate, as in torch
+                node.grad = 0.0  # intermediates start afresh; leaves accumulate (torch)
         self.grad += grad
         for node in reversed(order):  # outputs before inputs
             node._backward()
@@ -205,12 +205,12 @@ def _as_value(x: Value | Number) -> Value:
 
 
 def topological_sort(root: Value) -> list[Value]:
-    """Return every node ``root`` depends on, each after all of its inputs, ``root`` last."""
+    """Every node ``root`` depends on, each after all of its inputs, ``root`` last."""
     if not isinstance(root, Value):
         raise TypeError(f"root must be a Value, got {type(root).__name__}")
     order: list[Value] = []
     visited: set[int] = set()
-    stack: list[tuple[Value, bool]] = [(root, False)]  # (node, inputs already pushed?)
+    stack: list[tuple[Value, bool]] = [(root, False)]  # (node, inputs pushed?)
     while stack:
         node, expanded = stack.pop()
         if expanded:
@@ -218,5 +218,5 @@ def topological_sort(root: Value) -> list[Value]:
         elif id(node) not in visited:
             visited.add(id(node))
             stack.append((node, True))
-            stack.extend((p, False) for p in reversed(node.prev))  # first input popped first
+            stack.extend((p, False) for p in reversed(node.prev))  # first input first
     return order

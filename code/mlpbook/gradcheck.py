@@ -93,8 +93,9 @@ class GradcheckReport:
     def __str__(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
         lines = [f"gradcheck {self.name}: {verdict}  max abs err {self.max_abs_err:.1e}  "
-                 f"max rel err {self.max_rel_err:.1e}  "
-                 f"(atol {self.atol:.0e}, rtol {self.rtol:.0e}, {self.dtype})"]
+                 f"max rel err {self.max_rel_err:.1e}",
+                 f"  tolerance: |analytic - numeric| <= {self.atol:.0e} + {self.rtol:.0e} "
+                 f"* |numeric|, in {self.dtype}"]
         lines.append(f"  {'i':>3}  {'analytic':>14}  {'numeric':>14}  {'abs err':>8}")
         for i, (a, n) in enumerate(zip(self.analytic[:10], self.numeric[:10])):
             bad = "" if abs(a - n) <= self.atol + self.rtol * abs(n) else "  <- mismatch"

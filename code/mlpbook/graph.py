@@ -144,12 +144,13 @@ def _tint(colour: str, amount: float = 0.78) -> tuple[float, float, float]:
 
 
 def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None,
-               show_grad: bool = True, max_nodes: int = 300) -> Axes:
+               show_grad: bool = True, fontsize: float = 12, max_nodes: int = 300) -> Axes:
     """Draw ``graph`` left to right (inputs to output), one box per node, and return the Axes.
 
     Each box shows the node's label and op, ``data`` and (if ``show_grad``) ``grad``. Leaves,
     operations and the output get different colours; text is black on light fills and the
-    background is transparent, so the figure reads on light and dark pages.
+    background is transparent, so the figure reads on light and dark pages. The layout is in
+    inches (equal aspect); ``fontsize`` is in points, large because pages show it scaled down.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -182,7 +183,7 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None
                                     facecolor=_tint(colour), edgecolor=colour, linewidth=1.5,
                                     zorder=2))
         ax.text(x, y, _box_text(n, show_grad), ha="center", va="center", color="black",
-                fontsize=9, family="monospace", linespacing=1.35, zorder=3)
+                fontsize=fontsize, family="monospace", linespacing=1.35, zorder=3)
     for a, b in graph.edges:
         (xa, ya), (xb, yb) = pos[a], pos[b]
         ax.add_patch(FancyArrowPatch((xa * dx + w / 2, ya * dy), (xb * dx - w / 2, yb * dy),
@@ -192,6 +193,7 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None
     ys = [y * dy for _, y in pos.values()] or [0.0]
     ax.set_xlim(-w / 2 - 0.1, (n_cols - 1) * dx + w / 2 + 0.1)
     ax.set_ylim(min(ys) - h / 2 - 0.1, max(ys) + h / 2 + 0.1)
+    ax.set_aspect("equal")
     ax.set_axis_off()
     if title:
         ax.set_title(title, color=_GREY)

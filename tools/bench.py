@@ -1,0 +1,230 @@
+"""Benchmark the build: clean build vs plain Jupyter Book, incremental builds, page run time, weight.
+
+Everything runs on temporary copies of the repository, in one run, so the ratios compare like
+with like on the same (noisy) machine. Prints a table and writes bench/results.json.
+
+Usage: python tools/bench.py [--runs 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import yaml  # noqa: E402
+from pages import book_pages  # noqa: E402
+from weight import page_weights  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+IGNORE = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis",
+                                ".pytest_cache", "*.egg-info", "bench")
+CORES = os.cpu_count() or 1
+BUDGET_PAGE, BUDGET_TOTAL = 10.0, 60.0
+
+
+def fresh_copy(tmp: Path, name: str) -> Path:
+    """A copy of the working tree without any build output."""
+    dest = tmp / name
+    shutil.copytree(ROOT, dest, ignore=IGNORE)
+    return dest
+
+
+def timed(cmd: list[str], cwd: Path) -> float:
+    """Run a command, fail loudly if it fails, return its wall time in seconds."""
+    start = time.perf_counter()
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    return seconds
+
+
+def build(root: Path, *args: str) -> tuple[float, dict]:
+    """Time tools/build.py on a copy; return (seconds, the build's exec report)."""
+    seconds = timed([sys.executable, "tools/build.py", "--root", str(root), *args], root)
+    return seconds, json.loads((root / "_build" / "exec-report.json").read_text())
+
+
+def plain_jupyter_book(root: Path) -> float:
+    """The baseline: `jupyter-book build` with execute_notebooks: force, serial."""
+    config_path = root / "_config.yml"
+    config = yaml.safe_load(config_path.read_text())
+    config["execute"]["execute_notebooks"] = "force"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    shutil.rmtree(root / "_build", ignore_errors=True)
+    return timed([str(Path(sys.executable).with_name("jupyter-book")), "build", str(root)], root)
+
+
+def stats(samples: list[float]) -> dict:
+    """Median, min and max of timing samples."""
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
+            "runs": len(samples)}
+
+
+def fmt(s: dict) -> str:
+    return f"{s['median']:6.1f} s  (min {s['min']:.1f}, max {s['max']:.1f}, n={s['runs']})"
+
+
+def bench_clean(tmp: Path, runs: int) -> tuple[dict, dict, dict, Path]:
+    """Clean `make book` builds and plain serial Jupyter Book force builds, interleaved."""
+    ours, plain, render = [], [], []
+    last = None
+    for i in range(runs):
+        root = fresh_copy(tmp, f"clean-{i}")
+        seconds, report = build(root)
+        ours.append(seconds)
+        render.append(seconds - report["execute_wall_seconds"])
+        base = fresh_copy(tmp, f"plain-{i}")
+        plain.append(plain_jupyter_book(base))
+        shutil.rmtree(base)
+        if last is not None:
+            shutil.rmtree(last)
+        last = root
+    return stats(ours), stats(plain), stats(render), last
+
+
+def bench_incremental(root: Path, runs: int) -> dict:
+    """No-change rebuild, one-page prose edit, and an edit to code/mlpbook, on a built copy."""
+    results: dict[str, dict] = {}
+    samples, executed = [], []
+    for _ in range(runs):
+        seconds, report = build(root)
+        samples.append(seconds)
+        executed.append(len(report["executed"]))
+    results["no_change"] = {**stats(samples), "pages_executed": max(executed)}
+
+    pages = [p for p in book_pages(root) if p.has_code]
+    page = pages[-1].path
+    page.write_text(page.read_text() + "\n<!-- bench: a prose edit -->\n")
+    seconds, report = build(root)
+    results["prose_edit"] = {"seconds": seconds, "pages_executed": len(report["executed"]),
+                             "page": pages[-1].docname}
+
+    engine = root / "code" / "mlpbook" / "engine.py"
+    engine.write_text(engine.read_text() + "\n# bench: an edit to the package\n")
+    seconds, report = build(root)
+    users = [p.docname for p in pages if p.imports_mlpbook]
+    results["package_edit"] = {"seconds": seconds, "pages_executed": len(report["executed"]),
+                               "pages_importing_mlpbook": len(users),
+                               "all_importers_executed": sorted(report["executed"]) == sorted(users)}
+    return results
+
+
+def bench_pages(tmp: Path, runs: int) -> dict[str, dict]:
+    """Per-page execution time (kernel start + all cells), one page at a time, as in Colab."""
+    root = fresh_copy(tmp, "pages")
+    per_page: dict[str, list[float]] = {}
+    for _ in range(runs):
+        _, report = build(root, "--execute-only", "--force", "--jobs", "1")
+        for name, seconds in report["seconds"].items():
+            per_page.setdefault(name, []).append(seconds)
+    shutil.rmtree(root)
+    return {name: stats(s) for name, s in per_page.items()}
+
+
+def machine() -> dict:
+    """The machine the figures were measured on."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return {"cores": CORES, "cpu": cpu, "python": platform.python_version(),
+            "torch": torch.__version__, "platform": platform.platform()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="repetitions of each timing")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        print(f"[bench] {args.runs} run(s) of each timing in {tmp}", flush=True)
+        ours, plain, render, built = bench_clean(tmp, args.runs)
+        print(f"[bench] clean builds done: ours {ours['median']:.1f}s, plain {plain['median']:.1f}s",
+              flush=True)
+        pages = bench_pages(tmp, args.runs)
+        weights = page_weights(built / "_build" / "html")
+        site_bytes = sum(f.stat().st_size for f in (built / "_build" / "html").rglob("*") if f.is_file())
+        incremental = bench_incremental(built, args.runs)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    page_medians = {k: v["median"] for k, v in pages.items()}
+    floor = sum(page_medians.values()) / CORES + render["median"]
+    results = {
+        "machine": machine(),
+        "clean_build": ours, "plain_jupyter_book_force_serial": plain,
+        "ratio_clean_vs_plain": ours["median"] / plain["median"],
+        "render": render, "floor_seconds": floor, "floor_ratio": floor / plain["median"],
+        "incremental": incremental,
+        "pages": pages,
+        "page_max_seconds": max(page_medians.values()),
+        "page_total_seconds": sum(page_medians.values()),
+        "weights": weights, "site_bytes": site_bytes,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, sort_keys=True))
+    print(report(results))
+    print(f"[bench] wrote {args.out.relative_to(ROOT)}")
+    return 0
+
+
+def report(r: dict) -> str:
+    """The results as a Markdown table (the README shows the latest one)."""
+    m, inc = r["machine"], r["incremental"]
+    lines = [
+        f"Measured on {m['cores']} cores, {m['cpu']}, Python {m['python']}, torch {m['torch']}.",
+        "",
+        "| measure | result | target |",
+        "| --- | --- | --- |",
+        f"| clean `make book` | {fmt(r['clean_build'])} | |",
+        f"| plain `jupyter-book build`, `execute_notebooks: force`, serial | "
+        f"{fmt(r['plain_jupyter_book_force_serial'])} | |",
+        f"| **ratio clean / plain** | **{r['ratio_clean_vs_plain']:.2f}** | ≤ 0.6 |",
+        f"| floor: Σ page time / {m['cores']} cores + render | {r['floor_seconds']:.1f} s "
+        f"(ratio {r['floor_ratio']:.2f}) | |",
+        f"| render (Sphinx) part of the clean build | {fmt(r['render'])} | |",
+        f"| no-change rebuild | {fmt(inc['no_change'])}, {inc['no_change']['pages_executed']} "
+        "pages executed | ≤ 5 s, 0 pages |",
+        f"| one-page prose edit | {inc['prose_edit']['seconds']:.1f} s, "
+        f"{inc['prose_edit']['pages_executed']} page executed | 1 page |",
+        f"| edit to `code/mlpbook` | {inc['package_edit']['seconds']:.1f} s, "
+        f"{inc['package_edit']['pages_executed']} of "
+        f"{inc['package_edit']['pages_importing_mlpbook']} importing pages executed | all |",
+        f"| slowest page (kernel start + cells, serial) | {r['page_max_seconds']:.1f} s | "
+        f"≤ {BUDGET_PAGE:.0f} s |",
+        f"| all pages, summed | {r['page_total_seconds']:.1f} s | ≤ {BUDGET_TOTAL:.0f} s |",
+        f"| site size | {r['site_bytes'] / 1e6:.1f} MB | |",
+        "",
+        "| page | run time (median, min–max) | HTML | images |",
+        "| --- | --- | --- | --- |",
+    ]
+    weights = {w["page"]: w for w in r["weights"]}
+    for page in sorted(set(weights) | set(r["pages"])):
+        t = r["pages"].get(page)
+        w = weights.get(page, {})
+        run = f"{t['median']:.1f} s ({t['min']:.1f}–{t['max']:.1f})" if t else "no code"
+        lines.append(f"| {page} | {run} | {w.get('html_bytes', 0) / 1024:.0f} KB | "
+                     f"{w.get('image_bytes', 0) / 1024:.0f} KB |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
