@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import re
@@ -198,6 +199,16 @@ def write_report(root: Path, results: list[Result], todo: list[Page], wall: floa
     out.write_text(json.dumps(report, indent=1))
 
 
+def extensions_digest(root: Path) -> str:
+    """Hash of the local Sphinx extensions and static files (which Sphinx does not track)."""
+    h = hashlib.sha256()
+    files = sorted((root / "tools" / "sphinxext").glob("*.py")) + sorted(
+        p for p in (root / "book" / "_static").rglob("*") if p.is_file())
+    for path in files:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def render(root: Path) -> int:
     """Render the site with Jupyter Book; warnings are errors, all of them reported.
 
@@ -206,6 +217,11 @@ def render(root: Path) -> int:
     """
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), "-W", "-n", "--keep-going"]
+    # Sphinx does not notice edits to our own extensions: re-render everything after one.
+    stamp = root / "_build" / ".jupyter_cache" / "mlpbook-extensions.sha256"
+    digest = extensions_digest(root)
+    if not stamp.exists() or stamp.read_text() != digest:
+        cmd.append("--all")
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     inside = []
     for line in proc.stdout:
@@ -213,6 +229,8 @@ def render(root: Path) -> int:
         if "Executed notebook in" in line:
             inside.append(line.split(":")[0])
     code = proc.wait()
+    if code == 0:
+        stamp.write_text(digest)
     if inside:
         print(f"[build] FAILED: Sphinx executed {len(inside)} page(s) itself ({', '.join(inside)}): "
               "their outputs were not in the cache the pre-executor filled", file=sys.stderr)

@@ -620,8 +620,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the repository to mutate (default: this one); it is not modified")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="cores to use in total (default: all)")
-    parser.add_argument("--build-jobs", type=int, default=1,
-                        help="workers of each build; jobs // build-jobs mutants run at once")
+    parser.add_argument("--build-jobs", type=int, default=2,
+                        help="workers of each build (default 2, measured faster on 2 cores than "
+                             "2 mutants at a time with 1 worker each); jobs // build-jobs "
+                             "mutants run at once")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these mutants")
     parser.add_argument("--fast", action="store_true", help=f"the fast subset: {', '.join(FAST)}")
     parser.add_argument("--list", action="store_true", help="list the mutants and their rewrites")

@@ -57,8 +57,8 @@ def _local(page_file: Path, html_dir: Path, ref: str) -> Path | None:
 
 def image_info(path: Path) -> dict:
     """Size on disk, format, pixel size and saved dpi (PNG pHYs / JPEG density) of an image."""
-    info: dict = {"path": str(path), "bytes": path.stat().st_size, "format": path.suffix.lower().lstrip("."),
-                  "width": None, "height": None, "dpi": None}
+    info: dict = {"path": str(path), "bytes": path.stat().st_size,
+                  "format": path.suffix.lower().lstrip("."), "width": None, "height": None, "dpi": None}
     if info["format"] == "svg":
         return info  # vector: resolution-independent
     data = path.read_bytes()
@@ -120,9 +120,10 @@ def page_weight(page_file: Path, html_dir: Path, docname: str | None = None) -> 
 def page_weights(html_dir: Path, docnames: list[str] | None = None) -> list[dict]:
     """Measure every page of the book in ``html_dir`` (a built ``_build/html``), in TOC order.
 
-    Each entry: ``page`` (the docname, e.g. ``book/mlp``), ``file`` (``book/mlp.html``), ``html_bytes``, ``image_bytes`` (local images the page
-    references, each counted once), ``images`` (per image: ``src``, ``path``, ``bytes``, ``format``,
-    ``width``, ``height`` in pixels and saved ``dpi``, None where unknown or vector),
+    Each entry: ``page`` (the docname, e.g. ``book/mlp``), ``file`` (``book/mlp.html``),
+    ``html_bytes``, ``image_bytes`` (local images the page references, each counted once),
+    ``images`` (per image: ``src``, ``path``, ``bytes``, ``format``, ``width``, ``height`` in
+    pixels and saved ``dpi``, None where unknown or vector),
     ``missing_images`` and ``asset_bytes`` (local scripts and stylesheets, not budgeted: they are
     shared by every page and cached).
     """

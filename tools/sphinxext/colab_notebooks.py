@@ -546,8 +546,15 @@ def _has_statements(source: str) -> bool:
         return True
 
 
-RAISES_NOTE = ("# This cell raises an error on purpose. Read the error, then run the next cells\n"
-               "# (Runtime > Run after) to continue.\n")
+RAISES_NOTE = ("# This cell raises an error on purpose, as on the book's page. The error is printed\n"
+               "# and \"Run all\" carries on with the next cell.\n")
+
+
+def shows_error(code: str) -> str:
+    """Wrap a cell that raises on purpose so the notebook prints the error and goes on."""
+    body = textwrap.indent(code.rstrip("\n"), "    ")
+    return (f"{RAISES_NOTE}try:\n{body}\nexcept Exception:\n"
+            "    import traceback\n    traceback.print_exc(limit=1)\n")
 
 
 def build_notebook(app: Sphinx, docname: str, settings: dict[str, str], bib: dict) -> str:
@@ -569,7 +576,7 @@ def build_notebook(app: Sphinx, docname: str, settings: dict[str, str], bib: dic
                 continue
             meta: dict[str, Any] = {"tags": tags} if tags else {}
             if "raises-exception" in tags:
-                code = RAISES_NOTE + code
+                code = shows_error(code)
             if in_solution:  # Colab folds a form cell's code away; JupyterLab hides the input
                 code = "# @title Solution (double-click to show the code)\n" + code
                 meta.update({"cellView": "form", "jupyter": {"source_hidden": True}})

@@ -46,8 +46,54 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         shutil.copytree(s, d) if s.is_dir() else shutil.copy2(s, d)
 
 
+def dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Include each inline script once (Sphinx < 8.2 bug, sphinx-doc/sphinx#13402).
+
+    An extension's ``app.add_js_file(None, body=...)`` after the builder started (sphinx-thebe,
+    sphinx-togglebutton) is listed twice, once as ``None`` and once as ``''``; the second
+    ``const THEBE_JS_URL`` is a SyntaxError on every page.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for js in scripts:
+        key = (getattr(js, "filename", js) or "", tuple(sorted(getattr(js, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique
+
+
+# pydata-sphinx-theme's <head> snippet sets <html data-mode> and data-theme from localStorage, or
+# to "" on a first visit: the page then paints with no theme until the theme's script runs, which
+# logs "Got invalid theme mode: . Resetting to auto." (a console error for every new reader).
+# Resolve an empty mode to "auto" (follow the OS colour scheme) before the first paint.
+THEME_MODE_JS = (
+    "(function(){var d=document.documentElement,m=d.dataset.mode;"
+    "if(m!=='light'&&m!=='dark'&&m!=='auto'){m=d.dataset.mode='auto';}"
+    "if(d.dataset.theme!=='light'&&d.dataset.theme!=='dark'){d.dataset.theme=(m==='dark'||"
+    "(m==='auto'&&window.matchMedia('(prefers-color-scheme: dark)').matches))?'dark':'light';}})();"
+)
+
+
+def fix_citation_roles(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """Bibliography entries as list items (axe: aria-required-children, critical).
+
+    docutils writes the bibliography as ``<div role="list" class="citation-list">`` whose entries
+    carry ``role="doc-biblioentry"``, a role deprecated in DPUB-ARIA 1.1 and not a list item, so
+    assistive technology is told of a list with no items.
+    """
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", outdated)
     app.connect("build-finished", copy_mathjax)
+    app.connect("html-page-context", dedupe_scripts)
+    app.connect("html-page-context", fix_citation_roles)
+    app.add_js_file(None, body=THEME_MODE_JS, priority=1)
     app.connect("config-inited", lambda app, config: setattr(config, "mathjax_path", "mathjax/tex-chtml.js"))
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
