@@ -18,6 +18,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import textwrap
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -171,7 +172,12 @@ def test_notebooks_keep_every_code_cell_after_a_setup_cell(built_book: Path) -> 
             tags = cell.metadata.get("tags", [])
             if "book-only" in tags:
                 continue
-            if "remove-cell" not in tags:  # verbatim (a comment line may be prepended)
+            if "raises-exception" in tags:  # wrapped so that "Run all" prints the error, goes on
+                body = textwrap.indent(cell.source.rstrip("\n"), "    ")
+                assert pending is not None and f"try:\n{body}\nexcept Exception:" in pending, \
+                    (name, cell.source[:80])
+                pending = next(got, None)
+            elif "remove-cell" not in tags:  # verbatim (a comment line may be prepended)
                 assert pending is not None and pending.endswith(cell.source), (name, cell.source[:80])
                 pending = next(got, None)
             elif pending is not None and is_subsequence(

@@ -574,7 +574,8 @@ def where(rec: Record, short: bool = False) -> str:
     """Where the build caught the mutant: ``book/x.md:LINE cell N Error`` (or why not)."""
     if rec.status != "killed":
         return rec.error.splitlines()[0][:70] if rec.error else (
-            "survived the render too" if rec.rendered else "")
+            "no page failed: execution, then the full render" if rec.rendered else
+            "no page failed")
     parts = []
     for f in rec.killed_by:
         at = f"{f['page']}:{f['line']}" if f.get("page") else "?"
