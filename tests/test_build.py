@@ -68,3 +68,30 @@ def test_prose_edit_reexecutes_one_page(built_book: Path, tmp_path: Path) -> Non
     result = run_build(root, "--execute-only")
     assert result.returncode == 0, result.stderr[-4000:]
     assert exec_report(root)["executed"] == ["book/autograd"]
+
+
+def cached_outputs(root: Path) -> dict[str, list]:
+    """Every page's code-cell outputs as held in the execution cache of ``root``."""
+    from build import read_notebook
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(root / "_build" / ".jupyter_cache"))
+    found = {}
+    for page in book_pages(root):
+        if page.has_code:
+            _, nb = cache.merge_match_into_notebook(read_notebook(page.path))
+            found[page.docname] = [c.get("outputs", []) for c in nb.cells if c.cell_type == "code"]
+    return found
+
+
+def test_two_builds_give_the_same_outputs(built_book: Path, tmp_path: Path) -> None:
+    """Everything is seeded: re-executing every page reproduces every output, figures included."""
+    root = copy_repo(tmp_path / "repo", with_cache=True)
+    before = cached_outputs(root)
+    result = run_build(root, "--execute-only", "--force")
+    assert result.returncode == 0, result.stderr[-4000:]
+    after = cached_outputs(root)
+    assert after.keys() == before.keys()
+    for page in before:
+        for i, (a, b) in enumerate(zip(before[page], after[page])):
+            assert a == b, f"{page}: the outputs of code cell {i} differ between two executions"
