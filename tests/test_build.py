@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -70,8 +71,29 @@ def test_prose_edit_reexecutes_one_page(built_book: Path, tmp_path: Path) -> Non
     assert exec_report(root)["executed"] == ["book/autograd"]
 
 
+def merge_streams(outputs: list) -> list:
+    """Outputs as the page renders them: stdout chunks joined (nb_merge_streams), no stderr.
+
+    How a kernel splits one print into stream messages varies from run to run, and stderr
+    (warnings naming a temporary file of the kernel) is not rendered (stderr_output: remove).
+    """
+    merged: list = []
+    for out in outputs:
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            continue
+        if (out.get("output_type") == "stream" and merged
+                and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == out["name"]):
+            merged[-1] = {**merged[-1], "text": merged[-1]["text"] + out["text"]}
+        else:
+            merged.append(dict(out))
+    return merged
+
+
 def cached_outputs(root: Path) -> dict[str, list]:
-    """Every page's code-cell outputs as held in the execution cache of ``root``."""
+    """Every page's code-cell outputs as held in the execution cache of ``root``.
+
+    The repository's own path (in tracebacks shown on purpose) is replaced by ``<repo>``.
+    """
     from build import read_notebook
     from jupyter_cache import get_cache
 
@@ -80,7 +102,11 @@ def cached_outputs(root: Path) -> dict[str, list]:
     for page in book_pages(root):
         if page.has_code:
             _, nb = cache.merge_match_into_notebook(read_notebook(page.path))
-            found[page.docname] = [c.get("outputs", []) for c in nb.cells if c.cell_type == "code"]
+            outputs = [merge_streams(c.get("outputs", [])) for c in nb.cells if c.cell_type == "code"]
+            text = json.dumps(outputs)
+            for where in {str(root), str(SITE_ROOT)}:  # the cache may come from SITE_ROOT
+                text = text.replace(where, "<repo>")
+            found[page.docname] = json.loads(text)
     return found
 
 
