@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import torch
 
 from mlpbook.engine import Value
+from mlpbook.engine import _check_number as _check_float  # one finite-number check
 
 __all__ = [
     "central_difference", "numerical_grad", "GradcheckReport", "check_scalar", "check_value_fn",
@@ -225,15 +226,6 @@ def _check_h(h: object) -> None:
     """Raise unless ``h`` is a positive finite float."""
     if _check_float(h, "h") <= 0:
         raise ValueError(f"h must be positive, got {h}")
-
-
-def _check_float(x: object, name: str) -> float:
-    """Return ``x`` as a finite float or raise TypeError/ValueError naming ``name``."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{name} must be an int or float, got {type(x).__name__}")
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be finite, got {x}")
-    return float(x)
 
 
 def _check_tensors(inputs: Sequence[object]) -> None:
