@@ -15,17 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # Where the built site and execution cache live: the repository, or a prebuilt copy.
 SITE_ROOT = Path(os.environ.get("MLPBOOK_SITE", ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
-
-IGNORE = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis",
-                                ".pytest_cache", "*.egg-info")
+import pages  # noqa: E402  (tools/pages.py)
 
 
 def copy_repo(dest: Path, *, with_cache: bool = False) -> Path:
     """Copy the working tree to ``dest`` (never .venv or .git); optionally the execution cache."""
-    shutil.copytree(ROOT, dest, ignore=IGNORE)
+    pages.copy_repo(ROOT, dest)
     if with_cache:
-        cache = SITE_ROOT / "_build" / ".jupyter_cache"
-        shutil.copytree(cache, dest / "_build" / ".jupyter_cache")
+        shutil.copytree(SITE_ROOT / pages.CACHE, dest / pages.CACHE)
     return dest
 
 

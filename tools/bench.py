@@ -22,21 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
-from pages import book_pages  # noqa: E402
+from pages import book_pages, copy_repo  # noqa: E402
 from weight import page_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-IGNORE = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis",
-                                ".pytest_cache", "*.egg-info", "bench")
 CORES = os.cpu_count() or 1
 BUDGET_PAGE, BUDGET_TOTAL = 10.0, 60.0
 
 
 def fresh_copy(tmp: Path, name: str) -> Path:
     """A copy of the working tree without any build output."""
-    dest = tmp / name
-    shutil.copytree(ROOT, dest, ignore=IGNORE)
-    return dest
+    return copy_repo(ROOT, tmp / name)
 
 
 def timed(cmd: list[str], cwd: Path) -> float:

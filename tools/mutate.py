@@ -37,11 +37,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pages import CACHE, copy_repo  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path("code") / "mlpbook"
-IGNORE = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis",
-                                ".pytest_cache", "*.egg-info", "bench")
-CACHE = Path("_build") / ".jupyter_cache"
 
 
 class MutationError(Exception):
@@ -495,10 +495,7 @@ def build(root: Path, *, jobs: int, execute_only: bool = True, only: list[str] =
 
 def snapshot(dest: Path, source: Path = ROOT, with_cache: bool = True) -> Path:
     """Copy the working tree (never .venv, .git, _build) and, if present, its execution cache."""
-    shutil.copytree(source, dest, ignore=IGNORE)
-    if with_cache and (source / CACHE).is_dir():
-        shutil.copytree(source / CACHE, dest / CACHE)
-    return dest
+    return copy_repo(source, dest, with_cache=with_cache)
 
 
 @dataclass

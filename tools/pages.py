@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,10 @@ PACKAGE_DIR = ROOT / "code" / "mlpbook"
 # Files whose change must re-execute every page (besides the page itself).
 GLOBAL_INPUTS = ("requirements.txt", "_config.yml")
 CODE_CELL = re.compile(r"^```\{code-cell\}", re.MULTILINE)
+CACHE = Path("_build") / ".jupyter_cache"
+# Never copied along with the working tree: environments, build output, caches, results.
+NOT_COPIED = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis",
+                                    ".pytest_cache", "*.egg-info", "bench")
 
 
 @dataclass(frozen=True)
@@ -100,3 +105,15 @@ def input_digest(page: Page, root: Path = ROOT, package: str | None = None) -> s
     if page.imports_mlpbook:
         h.update((package or package_digest(root)).encode())
     return h.hexdigest()
+
+
+def copy_repo(source: Path, dest: Path, *, with_cache: bool = False) -> Path:
+    """Copy the working tree ``source`` to ``dest``, optionally with its execution cache.
+
+    Tests, the preview, the benchmark and mutation testing all build such copies, never the
+    repository itself.
+    """
+    shutil.copytree(source, dest, ignore=NOT_COPIED)
+    if with_cache and (source / CACHE).is_dir():
+        shutil.copytree(source / CACHE, dest / CACHE)
+    return dest

@@ -10,7 +10,6 @@ Usage: python tools/preview.py book/mlp.md [book/backprop.md ...]
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,10 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 from build import execute, format_failure  # noqa: E402
-from pages import book_pages  # noqa: E402
+from pages import book_pages, copy_repo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-IGNORE = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis", ".pytest_cache")
 
 
 def main(argv: list[str]) -> int:
@@ -33,7 +31,7 @@ def main(argv: list[str]) -> int:
     wanted = {str(Path(a).with_suffix("")).replace("\\", "/") for a in argv}
     tmp = Path(tempfile.mkdtemp(prefix="preview-"))
     root = tmp / "repo"
-    shutil.copytree(ROOT, root, ignore=IGNORE)
+    copy_repo(ROOT, root)
     others = [p for p in book_pages(root) if p.docname not in wanted]
     config = yaml.safe_load((root / "_config.yml").read_text())
     config["execute"]["exclude_patterns"] = [f"{p.docname}.md" for p in others]
