@@ -364,12 +364,10 @@ def test_setup_cell_is_a_no_op_where_mlpbook_is_importable(built_book: Path, tmp
 def test_notebooks_are_deterministic_and_pin_the_ci_commit(built_book: Path, tmp_path: Path) -> None:
     """A second, independent render (another directory, outputs from the cache, GITHUB_SHA set
     as in CI) writes byte-identical notebooks, except that the setup cell pins GITHUB_SHA."""
-    from conftest import IGNORE
+    from pages import copy_repo
 
-    root = tmp_path / "repo"
-    shutil.copytree(SITE_ROOT, root, ignore=IGNORE)
     # Figure numbers (quoted in the notebooks) exist only with outputs: render from the cache.
-    shutil.copytree(SITE_ROOT / "_build" / ".jupyter_cache", root / "_build" / ".jupyter_cache")
+    root = copy_repo(SITE_ROOT, tmp_path / "repo", with_cache=True)
     sha = "0123456789abcdef0123456789abcdef01234567"
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run([str(jb), "build", str(root)], cwd=root, capture_output=True, text=True,
