@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SITE_ROOT, copy_repo, exec_report, run_build
-from pages import book_pages
+from pages import CACHE, book_pages
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def cached_outputs(root: Path) -> dict[str, list]:
     from build import read_notebook
     from jupyter_cache import get_cache
 
-    cache = get_cache(str(root / "_build" / ".jupyter_cache"))
+    cache = get_cache(str(root / CACHE))
     found = {}
     for page in book_pages(root):
         if page.has_code:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pages import Page, book_pages, input_digest, package_digest  # noqa: E402
+from pages import CACHE, Page, book_pages, input_digest, package_digest  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 KERNEL_ENV = {
@@ -79,19 +79,21 @@ def execute_page(root: str, docname: str, path: str, timeout: int) -> Result:
     )
     pristine = read_notebook(Path(path))
     nb = copy.deepcopy(pristine)
-    # IPC transport: local sockets, and no "running over TCP without encryption" warning.
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=tempfile.mkdtemp() + "/kernel")
-    client = NotebookClient(
-        nb, km=km, timeout=timeout, kernel_name="python3", record_timing=False,
-        resources={"metadata": {"path": str(Path(path).parent)}},
-    )
     start = time.perf_counter()
     index = None
     try:
-        # The kernel's own log (not cell output) would interleave across parallel pages.
-        with client.setup_kernel(stderr=subprocess.DEVNULL):
-            for index, cell in enumerate(nb.cells):
-                client.execute_cell(cell, index)
+        # IPC transport: local sockets (removed afterwards), and no "running over TCP without
+        # encryption" warning. The kernel's own log (not cell output) would interleave across
+        # parallel pages, so it goes nowhere.
+        with tempfile.TemporaryDirectory(prefix="mlpbook-kernel-") as sockets:
+            km = KernelManager(kernel_name="python3", transport="ipc", ip=f"{sockets}/kernel")
+            client = NotebookClient(
+                nb, km=km, timeout=timeout, kernel_name="python3", record_timing=False,
+                resources={"metadata": {"path": str(Path(path).parent)}},
+            )
+            with client.setup_kernel(stderr=subprocess.DEVNULL):
+                for index, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, index)
     except (CellExecutionError, CellTimeoutError) as exc:
         cell = nb.cells[index]
         source_map = nb.metadata.get("source_map", [])
@@ -135,14 +137,16 @@ def cached(cache, page: Page) -> bool:
         return False
 
 
-def stale_pages(root: Path, pages: list[Page], cache, stamps: Stamps, force: bool) -> list[Page]:
-    """Pages with code whose inputs changed since their last good run, or missing from the cache."""
+def stale_pages(root: Path, pages: list[Page], cache, stamps: Stamps,
+                force: bool) -> list[tuple[Page, str]]:
+    """Pages with code whose inputs changed since their last good run, or missing from the cache.
+
+    Each comes with its input digest, taken before execution: that is what its stamp records.
+    """
     pkg = package_digest(root)
-    return [
-        p for p in pages
-        if p.has_code and (force or stamps.data.get(p.docname) != input_digest(p, root, pkg)
-                           or not cached(cache, p))
-    ]
+    digests = [(p, input_digest(p, root, pkg)) for p in pages if p.has_code]
+    return [(p, d) for p, d in digests
+            if force or stamps.data.get(p.docname) != d or not cached(cache, p)]
 
 
 def format_failure(root: Path, page: Page, r: Result) -> str:
@@ -161,16 +165,17 @@ def execute(root: Path, jobs: int, force: bool = False, timeout: int = 120,
     from jupyter_cache.base import CacheBundleIn
 
     pages = book_pages(root)
-    cache = get_cache(str(root / "_build" / ".jupyter_cache"))
-    stamps = Stamps(root / "_build" / ".jupyter_cache" / "mlpbook-stamps.json")
-    todo = [p for p in stale_pages(root, pages, cache, stamps, force) if only is None or p.docname in only]
+    cache = get_cache(str(root / CACHE))
+    stamps = Stamps(root / CACHE / "mlpbook-stamps.json")
+    stale = [(p, d) for p, d in stale_pages(root, pages, cache, stamps, force)
+             if only is None or p.docname in only]
+    todo = [p for p, _ in stale]
     results: list[Result] = []
     if todo:
         with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
             futures = [pool.submit(execute_page, str(root), p.docname, str(p.path), timeout) for p in todo]
             results = [f.result() for f in futures]
-    pkg = package_digest(root)
-    for page, r in zip(todo, results):
+    for (page, digest), r in zip(stale, results):
         if r.ok:
             import nbformat
 
@@ -179,14 +184,14 @@ def execute(root: Path, jobs: int, force: bool = False, timeout: int = 120,
                 CacheBundleIn(nb, str(page.path), data={"execution_seconds": r.seconds}),
                 check_validity=False, overwrite=True,
             )
-            stamps.data[page.docname] = input_digest(page, root, pkg)
+            stamps.data[page.docname] = digest
         else:
             stamps.data.pop(page.docname, None)
     stamps.save()
     return results, todo
 
 
-def write_report(root: Path, results: list[Result], todo: list[Page], wall: float) -> None:
+def write_report(root: Path, results: list[Result], wall: float) -> None:
     """Record what this build executed, for the Sphinx extension, the benchmark and the tests."""
     report = {
         "executed": [r.docname for r in results],
@@ -218,7 +223,7 @@ def render(root: Path) -> int:
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), "-W", "-n", "--keep-going"]
     # Sphinx does not notice edits to our own extensions: re-render everything after one.
-    stamp = root / "_build" / ".jupyter_cache" / "mlpbook-extensions.sha256"
+    stamp = root / CACHE / "mlpbook-extensions.sha256"
     digest = extensions_digest(root)
     if not stamp.exists() or stamp.read_text() != digest:
         cmd.append("--all")
@@ -258,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     results, todo = execute(root, args.jobs, args.force, only=only)
     wall = time.perf_counter() - start
-    write_report(root, results, todo, wall)
+    write_report(root, results, wall)
     failed = [(p, r) for p, r in zip(todo, results) if not r.ok]
     print(f"[build] executed {len(results)} page(s) in {wall:.1f}s on {args.jobs} worker(s); "
           f"{len(failed)} failed", flush=True)
