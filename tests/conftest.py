@@ -36,7 +36,7 @@ def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 def exec_report(root: Path) -> dict:
     """What the last build of ``root`` executed, as written by tools/build.py."""
-    return json.loads((root / "_build" / "exec-report.json").read_text())
+    return pages.read_report(root)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
-from pages import book_pages, copy_repo  # noqa: E402
+from pages import book_pages, copy_repo, read_report  # noqa: E402
 from weight import page_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def timed(cmd: list[str], cwd: Path) -> float:
 def build(root: Path, *args: str) -> tuple[float, dict]:
     """Time tools/build.py on a copy; return (seconds, the build's exec report)."""
     seconds = timed([sys.executable, "tools/build.py", "--root", str(root), *args], root)
-    return seconds, json.loads((root / "_build" / "exec-report.json").read_text())
+    return seconds, read_report(root)
 
 
 def plain_jupyter_book(root: Path) -> float:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pages import CACHE, Page, book_pages, input_digest, package_digest  # noqa: E402
+from pages import CACHE, REPORT, Page, book_pages, input_digest, package_digest  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 KERNEL_ENV = {
@@ -192,14 +192,20 @@ def execute(root: Path, jobs: int, force: bool = False, timeout: int = 120,
 
 
 def write_report(root: Path, results: list[Result], wall: float) -> None:
-    """Record what this build executed, for the Sphinx extension, the benchmark and the tests."""
+    """Record what this build executed and what failed, for the Sphinx extension, the benchmark,
+    mutation testing and the tests (schema: ``pages.read_report``)."""
     report = {
         "executed": [r.docname for r in results],
-        "failed": [r.docname for r in results if not r.ok],
+        "failures": [
+            {"page": r.docname, "path": f"{r.docname}.md", "line": r.line, "cell": r.cell,
+             "error": r.error, "message": r.traceback.strip().splitlines()[-1] if r.traceback.strip() else "",
+             "traceback": r.traceback}
+            for r in results if not r.ok
+        ],
         "seconds": {r.docname: round(r.seconds, 3) for r in results},
         "execute_wall_seconds": round(wall, 3),
     }
-    out = root / "_build" / "exec-report.json"
+    out = root / REPORT
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))
 

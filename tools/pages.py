@@ -16,6 +16,8 @@ PACKAGE_DIR = ROOT / "code" / "mlpbook"
 GLOBAL_INPUTS = ("requirements.txt", "_config.yml")
 CODE_CELL = re.compile(r"^```\{code-cell\}", re.MULTILINE)
 CACHE = Path("_build") / ".jupyter_cache"
+# What the last run of tools/build.py executed and which pages failed (see ``read_report``).
+REPORT = Path("_build") / "exec-report.json"
 # Never copied along with the working tree: environments, build output, caches, results.
 NOT_COPIED = shutil.ignore_patterns(".venv", ".git", "_build", "__pycache__", ".hypothesis",
                                     ".pytest_cache", "*.egg-info", "bench")
@@ -105,6 +107,18 @@ def input_digest(page: Page, root: Path = ROOT, package: str | None = None) -> s
     if page.imports_mlpbook:
         h.update((package or package_digest(root)).encode())
     return h.hexdigest()
+
+
+def read_report(root: Path = ROOT) -> dict:
+    """The structured report of the last build of ``root``.
+
+    ``{"executed": [docname, ...], "failures": [{"page", "path", "line", "cell", "error",
+    "message", "traceback"}, ...], "seconds": {docname: s}, "execute_wall_seconds": s}``.
+    ``line`` is the 1-based line of the ``.md`` source; ``cell`` the 0-based cell index.
+    """
+    import json
+
+    return json.loads((root / REPORT).read_text(encoding="utf-8"))
 
 
 def copy_repo(source: Path, dest: Path, *, with_cache: bool = False) -> Path:

@@ -19,7 +19,7 @@ MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extens
 
 
 def _executed_docnames(app: Sphinx) -> set[str]:
-    report = Path(app.srcdir) / "_build" / "exec-report.json"
+    report = Path(app.srcdir) / "_build" / "exec-report.json"  # tools/pages.py REPORT
     if not report.exists():
         return set()
     return set(json.loads(report.read_text())["executed"])
