@@ -13,7 +13,11 @@
   "use strict";
   if (window.mlpbookExplorer) { window.mlpbookExplorer.mountAll(); return; }
 
-  var SVGNS = "http://www.w3.org/2000/svg";
+  var SVGNS = (function () {  // from the HTML parser, so that the output holds no URL at all
+    var d = document.createElement("div");
+    d.innerHTML = "<svg></svg>";
+    return d.firstChild.namespaceURI;
+  })();
   var MINUS = "\u2212";
 
   function fmt(x) {  // 4 decimals, scientific if tiny or huge (as mlpbook.graph draws numbers)
@@ -244,8 +248,6 @@
       fields[node.id] = { r: r, num: num };
     });
 
-    var svg = el("svg:svg", { class: "mlpx-graph", role: "group", "aria-label":
-      "Computational graph of " + R + ", inputs first" }, root);
     var bar = el("div", { class: "mlpx-buttons" }, root);
     var bStep = el("button", { type: "button", class: "mlpx-step" }, bar, "Step backward");
     var bAll = el("button", { type: "button", class: "mlpx-all" }, bar, "Run all");
@@ -253,6 +255,8 @@
     var bFd = el("button", { type: "button", class: "mlpx-fd", "aria-pressed": "false" }, bar,
       "Finite differences");
     var status = el("p", { class: "mlpx-status" }, root);
+    var svg = el("svg:svg", { class: "mlpx-graph", role: "group", "aria-label":
+      "Computational graph of " + R + ", inputs first" }, root);
     var log = el("ol", { class: "mlpx-log", "aria-label": "Backward steps so far" }, root);
     var fdNote = el("p", { class: "mlpx-fdnote", hidden: "" }, root);
     var live = el("p", { class: "mlpx-live", "aria-live": "polite" }, root);
@@ -306,7 +310,7 @@
       }
       [bStep, bAll].forEach(function (b) { b.setAttribute("aria-disabled", String(!!st.err)); });
       status.textContent = st.err ? "Cannot compute: " + st.err
-        : "Step " + st.k + " of " + N + (st.k === N ? ": every gradient is filled in." : ".");
+        : "Step " + st.k + " of " + N + (st.k ? ": " + line(G.order[st.k - 1]) : ": press Step backward.");
       status.classList.toggle("mlpx-error", !!st.err);
       log.textContent = "";
       if (!st.err) {
@@ -317,14 +321,14 @@
       fdNote.hidden = !st.fd || !!st.err;
       if (st.fd && !st.err) {
         fdNote.textContent = "f.d.: central difference (" + R + "(x + h) " + MINUS + " " + R +
-          "(x " + MINUS + " h)) / 2h with h = " + short(spec.h) + ", beside each input's gradient.";
+          "(x " + MINUS + " h)) / 2h with h = " + String(spec.h < 1e-3 ? spec.h.toExponential() : spec.h).replace("-", MINUS) + ", beside each input's gradient.";
       }
       draw();
       root.dataset.step = String(st.k);
     }
 
     /* ---- drawing: left to right if it fits, else top to bottom (phones) ---- */
-    var FONT = 14, LINE = 18, CHAR = 0.61 * FONT;
+    var FONT = 14, LINE = 18, CHAR = 0.6 * FONT, GX = 26;  // px; GX: space between columns
     function lines(i) {
       var done = G.order.indexOf(i) < st.k, ok = !st.err;
       var out = [nodes[i].input || G.rule[i] ? (G.rule[i] ? nodes[i].name + " = " + title(i) : nodes[i].name)
@@ -335,21 +339,22 @@
     }
     var lastWidth = 0;
     function draw() {
-      var W = root.clientWidth || 700, L = nodes.map(function (_, i) { return lines(i); });
+      var cs = getComputedStyle(root), L = nodes.map(function (_, i) { return lines(i); });
       var chars = Math.max.apply(null, L.map(function (ls) {
         return Math.max.apply(null, ls.map(function (s) { return s.length; }));
       }));
-      var bw = Math.ceil(Math.max(chars, 12) * CHAR / 8) * 8 + 16, bh = L[0].length * LINE + 12;
+      var W = root.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) || 640;
+      var bw = Math.ceil((Math.max(chars, 12) * CHAR + 14) / 4) * 4, bh = L[0].length * LINE + 12;
       var xs = nodes.map(function (node) { return node.x; }), ys = nodes.map(function (node) { return node.y; });
       var cols = Math.max.apply(null, xs) + 1, y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
       var rows = y1 - y0 + 1, pad = 6;
-      var wide = { w: cols * bw + (cols - 1) * 44 + 2 * pad, h: rows * bh + (rows - 1) * 22 + 2 * pad };
+      var wide = { w: cols * bw + (cols - 1) * GX + 2 * pad, h: rows * bh + (rows - 1) * 20 + 2 * pad };
       var tall = { w: rows * bw + (rows - 1) * 16 + 2 * pad, h: cols * bh + (cols - 1) * 34 + 2 * pad };
       var horiz = Math.min(1, W / wide.w) >= Math.min(0.9, W / tall.w);  // shrinks least
       var size = horiz ? wide : tall;
       function at(i) {  // the centre of node i's box
         var c = nodes[i].x, r = y1 - nodes[i].y;
-        return horiz ? [pad + bw / 2 + c * (bw + 44), pad + bh / 2 + r * (bh + 22)]
+        return horiz ? [pad + bw / 2 + c * (bw + GX), pad + bh / 2 + r * (bh + 20)]
           : [pad + bw / 2 + r * (bw + 16), pad + bh / 2 + c * (bh + 34)];
       }
       svg.setAttribute("viewBox", "0 0 " + size.w + " " + size.h);
@@ -398,11 +403,11 @@
             class: j === 0 ? "mlpx-head" : j === 2 && pos >= st.k ? "mlpx-todo" : "" }, g, s);
         });
       });
-      lastWidth = W;
+      lastWidth = root.clientWidth;
     }
     if (window.ResizeObserver) {
       new ResizeObserver(function () {
-        if (Math.abs((root.clientWidth || 700) - lastWidth) > 1) draw();
+        if (Math.abs(root.clientWidth - lastWidth) > 1) draw();
       }).observe(root);
     }
 
