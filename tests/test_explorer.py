@@ -211,8 +211,10 @@ GRAPHS = {  # name: (function of leaves x, y, the range of x, the range of y)
     "a - b, a / b (neg, **-1)": (lambda x, y: (x - y) / (y * y + 1), (-3, 3), (-3, 3)),
     "powers, integer and not": (lambda x, y: x ** 3 + y ** 0.5 * x ** -2 + (x * y) ** 2, (0.2, 3), (0.2, 3)),
     "exp, log": (lambda x, y: (x.exp() + y).log() * x, (-2, 2), (0.1, 3)),
-    "tanh, sigmoid, relu": (lambda x, y: (x * y).tanh() + x.sigmoid() * y.relu() + (x - y).relu(), (-4, 4), (-4, 4)),
-    "sigmoid far out (both branches)": (lambda x, y: (x * 30).sigmoid() * y + (-x * 30).sigmoid(), (-3, 3), (-3, 3)),
+    "tanh, sigmoid, relu": (lambda x, y: (x * y).tanh() + x.sigmoid() * y.relu() + (x - y).relu(),
+                            (-4, 4), (-4, 4)),
+    "sigmoid far out (both branches)": (lambda x, y: (x * 30).sigmoid() * y + (-x * 30).sigmoid(),
+                                        (-3, 3), (-3, 3)),
 }
 
 
@@ -308,6 +310,19 @@ def test_output_is_deterministic() -> None:
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                            check=True).stdout for _ in range(2)]
     assert runs[0] == runs[1] and 'id="mlpx-' in runs[0]
+
+
+def test_an_edit_to_the_script_or_style_makes_pages_stale(tmp_path: Path) -> None:
+    """The script and style are inlined in the pages' outputs, so the build's package hash (what
+    decides which pages re-execute) must cover them like the .py sources."""
+    from pages import NOT_COPIED, package_digest
+
+    shutil.copytree(ROOT / "code", tmp_path / "code", ignore=NOT_COPIED)
+    for name in ("explorer.js", "explorer.css"):
+        before = package_digest(tmp_path)
+        asset = tmp_path / "code" / "mlpbook" / name
+        asset.write_text(asset.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        assert package_digest(tmp_path) != before, f"editing {name} would serve stale pages"
 
 
 def test_explore_rejects_bad_input() -> None:
@@ -536,7 +551,8 @@ def test_whole_pass_by_keyboard_only(browser, site: str) -> None:  # noqa: F811
     finally:
         context.close()
     assert outline not in ("", "none"), "the focused button shows no focus outline"
-    assert values["a"] == 1.5 and abs(values["b"] - (spec["nodes"][1]["value"] + 2 * spec["step"])) < 1e-9, values
+    b0 = next(n["value"] for n in spec["nodes"] if n["name"] == "b")
+    assert values["a"] == 1.5 and abs(values["b"] - (b0 + 2 * spec["step"])) < 1e-9, values
     x = [values.get(n["name"], n["value"]) for n in spec["nodes"]]
     ref = engine_graph(spec, x)
     for i, v in enumerate(ref):
@@ -553,7 +569,8 @@ def test_whole_pass_by_keyboard_only(browser, site: str) -> None:  # noqa: F811
 
 LAYOUT_JS = """() => {
   const root = document.querySelector('.mlpx'), svg = root.querySelector('svg');
-  const r = root.getBoundingClientRect(), scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  const r = root.getBoundingClientRect();
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
   const body = parseFloat(getComputedStyle(document.querySelector('article p')).fontSize);
   const spill = [...root.querySelectorAll('.mlpx-node')].flatMap(g => {
     const box = g.querySelector('rect').getBBox();
@@ -570,7 +587,8 @@ LAYOUT_JS = """() => {
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_readable_accessible_and_within_the_screen(browser, site: str, theme: str, width: str) -> None:  # noqa: F811
+def test_readable_accessible_and_within_the_screen(browser, site: str,  # noqa: F811
+                                                  theme: str, width: str) -> None:
     """Stepped halfway with finite differences on (every state on screen): axe finds nothing
     serious in the explorer; it fits the screen; graph text is readable and stays in its boxes.
     Screenshots of the states for a human: _build/screenshots/explorer-<theme>-<width>-*.png."""
@@ -602,6 +620,22 @@ def test_readable_accessible_and_within_the_screen(browser, site: str, theme: st
     assert layout["font"] >= floor, f"graph text {layout['font']:.1f} px < {floor:.1f} px: {layout}"
     assert layout["layout"] == ("horizontal" if width == "desktop" else "vertical"), layout
     assert not loading, loading
+
+
+def test_layout_holds_with_long_numbers(browser, site: str) -> None:  # noqa: F811
+    """A large input widens the boxes but never flips the layout or spills text out of a box."""
+    page, problems, context = open_page(browser, site)
+    try:
+        before = page.evaluate(LAYOUT_JS)
+        set_inputs(page, page_spec(page), {"a": -1234.5678, "c": 0.00012})
+        page.click(".mlpx-all")
+        page.click(".mlpx-fd")
+        after = page.evaluate(LAYOUT_JS)
+    finally:
+        context.close()
+    assert before["layout"] == after["layout"] == "horizontal", (before, after)
+    assert not after["spill"] and not after["overlaps"] and after["overflow"] <= 0, after
+    assert not problems, problems
 
 
 def test_without_javascript_the_static_figures_remain(browser, site: str) -> None:  # noqa: F811

@@ -134,7 +134,9 @@
       if (!rule) throw new Error("the explorer has no rule for the op " + JSON.stringify(op));
       var operands = ins[i];  // the engine de-duplicates prev: x * x has the one input x
       if (operands.length === 1 && rule.arity === 2) operands = [operands[0], operands[0]];
-      if (operands.length !== rule.arity) throw new Error("op " + op + " with " + operands.length + " inputs");
+      if (operands.length !== rule.arity) {
+        throw new Error("op " + op + " with " + operands.length + " inputs");
+      }
       G.rule.push(rule); G.ops.push(operands); G.p.push(key === "**" ? Number(op.slice(2)) : null);
       ins[i].forEach(function (j) { users[j].push(i); });
     });
@@ -155,7 +157,11 @@
         if (e instanceof DomainError) e.node = i;
         throw e;
       }
-      if (!isFinite(v[i])) { var err = new DomainError("overflow: the value is not finite"); err.node = i; throw err; }
+      if (!isFinite(v[i])) {
+        var err = new DomainError("overflow: the value is not finite");
+        err.node = i;
+        throw err;
+      }
     }
     return v;
   }
@@ -203,7 +209,8 @@
   /* ---- the widget ------------------------------------------------------------------------ */
 
   function el(tag, attrs, parent, text) {
-    var e = tag.slice(0, 4) === "svg:" ? document.createElementNS(SVGNS, tag.slice(4)) : document.createElement(tag);
+    var e = tag.slice(0, 4) === "svg:" ? document.createElementNS(SVGNS, tag.slice(4))
+      : document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
     if (text !== undefined) e.textContent = text;
     if (parent) parent.appendChild(e);
@@ -222,15 +229,16 @@
     var nojs = root.querySelector(".mlpx-nojs");
     if (nojs) nojs.remove();
 
+    var expr = title(G.root, true).length > 60 ? title(G.root) : title(G.root, true);
     el("p", { class: "mlpx-title", id: uid + "-title" }, root,
-      "Backpropagation explorer: " + R + " = " + (title(G.root, true).length > 60 ? title(G.root) : title(G.root, true)));
+      "Backpropagation explorer: " + R + (G.rule[G.root] ? " = " + expr : ""));
     root.setAttribute("role", "region");
     root.setAttribute("aria-labelledby", uid + "-title");
     el("p", { class: "mlpx-help" }, root,
       "Set the inputs; every value updates at once. Step backward applies one local rule at a " +
-      "time, from " + R + " back to the inputs.");
+      "time, from " + R + " back to the inputs; Reset clears the gradients.");
 
-    var box = el("div", { class: "mlpx-inputs" }, root), fields = {};
+    var box = el("div", { class: "mlpx-inputs" }, root);
     nodes.forEach(function (node) {
       if (!node.input) return;
       var row = el("div", { class: "mlpx-in" }, box);
@@ -239,13 +247,12 @@
         max: spec.limits[1], step: spec.step, value: node.value }, row);
       var num = el("input", { type: "number", id: uid + "-n" + node.id, step: "any",
         value: node.value, "aria-label": node.name + ", exact value", inputmode: "decimal" }, row);
-      r.addEventListener("input", function () { num.value = r.value; set(node.id, +r.value, num); });
+      r.addEventListener("input", function () { num.value = r.value; set(node.id, +r.value); });
       num.addEventListener("input", function () {
         var val = num.value.trim() === "" ? NaN : Number(num.value);
         num.setAttribute("aria-invalid", isFinite(val) ? "false" : "true");
-        if (isFinite(val)) { r.value = val; set(node.id, val, num); }
+        if (isFinite(val)) { r.value = val; set(node.id, val); }
       });
-      fields[node.id] = { r: r, num: num };
     });
 
     var bar = el("div", { class: "mlpx-buttons" }, root);
@@ -292,7 +299,6 @@
       var num = ts.map(function (t, j) {
         return (j ? fmtP : fmt)(st.g[t.user]) + " \u00b7 " + t.num;
       }).join(" + ");
-      if (!ts.length) return dL(nodes[i].name, R) + " = 0 (" + R + " does not use it)";
       return dL(nodes[i].name, R) + " = " + sym + " = " + num + " = " + fmt(st.g[i]);
     }
 
@@ -320,15 +326,16 @@
       }
       fdNote.hidden = !st.fd || !!st.err;
       if (st.fd && !st.err) {
+        var h = String(spec.h < 1e-3 ? spec.h.toExponential() : spec.h).replace("-", MINUS);
         fdNote.textContent = "f.d.: central difference (" + R + "(x + h) " + MINUS + " " + R +
-          "(x " + MINUS + " h)) / 2h with h = " + String(spec.h < 1e-3 ? spec.h.toExponential() : spec.h).replace("-", MINUS) + ", beside each input's gradient.";
+          "(x " + MINUS + " h)) / 2h with h = " + h + ", beside each input's gradient.";
       }
       draw();
       root.dataset.step = String(st.k);
     }
 
     /* ---- drawing: left to right if it fits, else top to bottom (phones) ---- */
-    var FONT = 14, LINE = 18, CHAR = 0.6 * FONT, GX = 26;  // px; GX: space between columns
+    var FONT = 14, LINE = 18, CHAR = 0.6 * FONT, GX = 20;  // px; GX: space between columns
     function lines(i) {
       var done = G.order.indexOf(i) < st.k, ok = !st.err;
       var out = [nodes[i].input || G.rule[i] ? (G.rule[i] ? nodes[i].name + " = " + title(i) : nodes[i].name)
@@ -340,18 +347,26 @@
     var lastWidth = 0;
     function draw() {
       var cs = getComputedStyle(root), L = nodes.map(function (_, i) { return lines(i); });
-      var chars = Math.max.apply(null, L.map(function (ls) {
-        return Math.max.apply(null, ls.map(function (s) { return s.length; }));
-      }));
       var W = root.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) || 640;
-      var bw = Math.ceil((Math.max(chars, 12) * CHAR + 14) / 4) * 4, bh = L[0].length * LINE + 12;
-      var xs = nodes.map(function (node) { return node.x; }), ys = nodes.map(function (node) { return node.y; });
-      var cols = Math.max.apply(null, xs) + 1, y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
-      var rows = y1 - y0 + 1, pad = 6;
-      var wide = { w: cols * bw + (cols - 1) * GX + 2 * pad, h: rows * bh + (rows - 1) * 20 + 2 * pad };
-      var tall = { w: rows * bw + (rows - 1) * 16 + 2 * pad, h: cols * bh + (cols - 1) * 34 + 2 * pad };
-      var horiz = Math.min(1, W / wide.w) >= Math.min(0.9, W / tall.w);  // shrinks least
-      var size = horiz ? wide : tall;
+      function longest(texts) { return Math.max.apply(null, texts.map(function (t) { return t.length; })); }
+      function width(chars) { return Math.ceil((chars * CHAR + 12) / 4) * 4; }
+      var xs = nodes.map(function (node) { return node.x; });
+      var ys = nodes.map(function (node) { return node.y; });
+      var cols = Math.max.apply(null, xs) + 1, y0 = Math.min.apply(null, ys);
+      var y1 = Math.max.apply(null, ys), rows = y1 - y0 + 1, pad = 6;
+      var bh = L[0].length * LINE + 12;
+      function sizes(bw) {
+        return {
+          wide: { w: cols * bw + (cols - 1) * GX + 2 * pad, h: rows * bh + (rows - 1) * 20 + 2 * pad },
+          tall: { w: rows * bw + (rows - 1) * 16 + 2 * pad, h: cols * bh + (cols - 1) * 34 + 2 * pad }
+        };
+      }
+      // The orientation depends on the width available and the titles, not on the numbers shown,
+      // so that it does not flip while the reader drags a slider; a long number widens the boxes.
+      var nominal = sizes(width(Math.max(longest(L.map(function (ls) { return ls[0]; })), 12)));
+      var horiz = Math.min(1, W / nominal.wide.w) >= Math.min(0.9, W / nominal.tall.w);  // shrinks least
+      var bw = width(Math.max(Math.max.apply(null, L.map(longest)), 12));
+      var size = sizes(bw)[horiz ? "wide" : "tall"];
       function at(i) {  // the centre of node i's box
         var c = nodes[i].x, r = y1 - nodes[i].y;
         return horiz ? [pad + bw / 2 + c * (bw + GX), pad + bh / 2 + r * (bh + 20)]
@@ -382,7 +397,8 @@
         }
         var path = el("svg:path", { d: d, class: "mlpx-edge" + (hot ? " mlpx-hot" : "") }, edges);
         // the data flows forward; on the current step the gradient flows back to the node
-        path.setAttribute(hot ? "marker-start" : "marker-end", "url(#" + uid + "-arrow" + (hot ? "h" : "") + ")");
+        path.setAttribute(hot ? "marker-start" : "marker-end",
+          "url(#" + uid + "-arrow" + (hot ? "h" : "") + ")");
       });
       nodes.forEach(function (node, i) {
         var c = at(i), ls = L[i], pos = G.order.indexOf(i);
@@ -399,7 +415,7 @@
         if (i === cur) g.setAttribute("aria-current", "step");
         el("svg:rect", { x: c[0] - bw / 2, y: c[1] - bh / 2, width: bw, height: bh, rx: 7 }, g);
         ls.forEach(function (s, j) {
-          el("svg:text", { x: c[0] - bw / 2 + 8, y: c[1] - bh / 2 + 6 + LINE * (j + 0.75),
+          el("svg:text", { x: c[0] - bw / 2 + 6, y: c[1] - bh / 2 + 6 + LINE * (j + 0.75),
             class: j === 0 ? "mlpx-head" : j === 2 && pos >= st.k ? "mlpx-todo" : "" }, g, s);
         });
       });
