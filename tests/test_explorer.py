@@ -20,6 +20,7 @@ imported from ``tests/test_browser.py``.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 import math
@@ -30,13 +31,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import ROOT, SITE_ROOT
-from test_browser import SERIOUS, _axe_script, browser, site  # noqa: F401 (fixtures)
+from test_browser import CHROMIUM_ARGS, SERIOUS, _axe_script, chromium_executable
+from test_browser import site  # noqa: F401 (the built site on 127.0.0.1: a fixture)
 
 from mlpbook import engine
 from mlpbook.engine import Value
@@ -126,17 +128,71 @@ def fd_reference(spec: dict, x: list[float], leaf: int) -> float:
     return central_difference(f, x[leaf], spec["h"])
 
 
-# --- the script in a blank page ------------------------------------------------------------
+# --- Chromium on a thread of its own ------------------------------------------------------------
+# Playwright's sync API allows one instance per thread, and tests/test_browser.py's session-wide
+# browser may be running in the main thread: this module's browser lives on its own thread, and
+# each browser test's body runs there (@in_chromium).
+
+class Chromium:
+    """One headless Chromium on a dedicated thread; ``run(fn, ...)`` calls ``fn`` there."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-chromium")
+        self.playwright = self.browser = None
+
+    def _start(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        executable = chromium_executable()
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(executable_path=executable,
+                                                       args=CHROMIUM_ARGS, headless=True)
+
+    def run(self, fn, *args, **kwargs):
+        def task():
+            if self.browser is None:
+                self._start()
+            return fn(*args, **kwargs)
+        return self.pool.submit(task).result()
+
+    def close(self) -> None:
+        def stop():
+            if self.browser is not None:
+                self.browser.close()
+                self.playwright.stop()
+        self.pool.submit(stop).result()
+        self.pool.shutdown()
+
 
 @pytest.fixture(scope="module")
-def blank(browser):  # noqa: F811 (the fixture imported above)
-    """A blank page with explorer.js loaded (nothing mounted)."""
-    page = browser.new_page()
-    errors = watch(page)
-    page.set_content("<!doctype html><html><body></body></html>")
-    page.add_script_tag(content=SCRIPT.read_text(encoding="utf-8"))
+def browser():
+    """The module's Chromium (a ``Chromium``; inside an @in_chromium test: its Browser)."""
+    chromium = Chromium()
+    yield chromium
+    chromium.close()
+
+
+def in_chromium(test):
+    """Run the test's body on the Chromium thread, with ``browser`` the Playwright Browser."""
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        chromium = kwargs["browser"]
+        return chromium.run(lambda: test(*args, **{**kwargs, "browser": chromium.browser}))
+    return wrapper
+
+
+@pytest.fixture(scope="module")
+def blank(browser):
+    """A blank page with explorer.js loaded (nothing mounted); use it in @in_chromium tests."""
+    def start():
+        page = browser.browser.new_page()
+        errors = watch(page)
+        page.set_content("<!doctype html><html><body></body></html>")
+        page.add_script_tag(content=SCRIPT.read_text(encoding="utf-8"))
+        return page, errors
+    page, errors = browser.run(start)
     yield page
-    page.close()
+    browser.run(page.close)
     assert not errors, errors
 
 
@@ -186,7 +242,9 @@ def leaf_values(root: Value, rng: random.Random, low: float, high: float, n: int
             for _ in range(n)]
 
 
-def test_script_has_a_rule_for_every_engine_op(blank) -> None:
+@pytest.mark.browser
+@in_chromium
+def test_script_has_a_rule_for_every_engine_op(browser, blank) -> None:
     ops = engine_ops()
     assert {"+", "*", "tanh"} <= set(ops), f"the op list read from the engine looks wrong: {ops}"
     assert sorted(blank.evaluate("mlpbookExplorer.ops")) == sorted(ops), (
@@ -194,7 +252,9 @@ def test_script_has_a_rule_for_every_engine_op(blank) -> None:
         f"(engine: {sorted(ops)}); an op added to mlpbook/engine.py needs its rule in explorer.js")
 
 
-def test_page_graph_matches_engine_on_a_seeded_grid(blank) -> None:
+@pytest.mark.browser
+@in_chromium
+def test_page_graph_matches_engine_on_a_seeded_grid(browser, blank) -> None:
     """L = tanh(a·b + c)·f: a grid over the sliders' range (tanh saturated and not, zeros,
     both signs) and seeded random points; every node's value and grad, every leaf's f.d."""
     root = page_graph()
@@ -218,8 +278,10 @@ GRAPHS = {  # name: (function of leaves x, y, the range of x, the range of y)
 }
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("name", list(GRAPHS))
-def test_every_engine_op_matches_engine(blank, name: str) -> None:
+@in_chromium
+def test_every_engine_op_matches_engine(browser, blank, name: str) -> None:
     fn, xr, yr = GRAPHS[name]
     x, y = Value(1.0, label="x"), Value(1.0, label="y")
     root = fn(x, y)
@@ -245,7 +307,9 @@ def test_graphs_cover_every_engine_op() -> None:
     assert not missing, f"no test graph uses {missing}"
 
 
-def test_script_reports_domain_errors_instead_of_nan(browser) -> None:  # noqa: F811
+@pytest.mark.browser
+@in_chromium
+def test_script_reports_domain_errors_instead_of_nan(browser) -> None:
     """log of a negative number: the widget says so, shows no number, logs no console error."""
     x = Value(2.0, label="x")
     page = browser.new_page()
@@ -285,7 +349,9 @@ def test_script_within_30_kb() -> None:
     assert size <= MAX_SCRIPT_BYTES, f"explorer.js is {size / 1024:.1f} KB (budget 30 KB)"
 
 
-def test_labels_cannot_break_out_of_the_page(browser) -> None:  # noqa: F811
+@pytest.mark.browser
+@in_chromium
+def test_labels_cannot_break_out_of_the_page(browser) -> None:
     """A label is data: '</script>' in it neither ends the script nor runs anything."""
     evil = "</script><script>window.pwned = 1</script><b>&amp;"
     x = Value(0.5, label=evil)
@@ -305,7 +371,7 @@ def test_labels_cannot_break_out_of_the_page(browser) -> None:  # noqa: F811
 def test_output_is_deterministic() -> None:
     """Two kernels (processes) render the same graph to the same bytes: builds are stable."""
     code = ("from mlpbook.engine import Value; from mlpbook.explorer import explore\n"
-            "a = Value(2.0, label='a'); print(explore((a * a).tanh())._repr_html_())")
+            "a = Value(2.0, label='a'); print(explore((a * a).tanh(), h=1e-6)._repr_html_())")  # no torch
     env = {"PYTHONPATH": str(ROOT / "code"), "PATH": "/usr/bin:/bin"}
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                            check=True).stdout for _ in range(2)]
@@ -344,7 +410,7 @@ def standalone(root: Value) -> str:
 
 # --- the widget on the built page --------------------------------------------------------------
 
-def open_page(browser, site: str, theme: str = "light", width: str = "desktop",  # noqa: F811
+def open_page(browser, site: str, theme: str = "light", width: str = "desktop",
               js: bool = True):
     """The backprop page in a fresh context; returns (page, problems list, context)."""
     w, h = WIDTHS[width]
@@ -412,7 +478,10 @@ def page_root_id(page) -> str:
     return page.get_attribute(".mlpx", "id")
 
 
-def test_page_shows_its_own_graph_traced_by_the_engine(browser, site: str) -> None:  # noqa: F811
+@pytest.mark.book
+@pytest.mark.browser
+@in_chromium
+def test_page_shows_its_own_graph_traced_by_the_engine(browser, site: str) -> None:
     """In the chain-rule section; the spec is the engine's trace of the page's L, and every value
     shown is the engine's."""
     page, problems, context = open_page(browser, site)
@@ -435,7 +504,10 @@ def test_page_shows_its_own_graph_traced_by_the_engine(browser, site: str) -> No
     assert not problems, problems
 
 
-def test_inputs_update_every_value(browser, site: str) -> None:  # noqa: F811
+@pytest.mark.book
+@pytest.mark.browser
+@in_chromium
+def test_inputs_update_every_value(browser, site: str) -> None:
     """Typed values (seeded) and the slider's arrow keys: every node's value is the engine's."""
     page, problems, context = open_page(browser, site)
     rng = random.Random(7)
@@ -466,7 +538,10 @@ def test_inputs_update_every_value(browser, site: str) -> None:  # noqa: F811
     assert not problems, problems
 
 
-def test_stepping_backward_node_by_node(browser, site: str) -> None:  # noqa: F811
+@pytest.mark.book
+@pytest.mark.browser
+@in_chromium
+def test_stepping_backward_node_by_node(browser, site: str) -> None:
     """Each Step highlights the next node in reverse topological order, fills in exactly its
     gradient (the engine's), and shows its local rule with the numbers substituted."""
     page, problems, context = open_page(browser, site)
@@ -503,7 +578,10 @@ def test_stepping_backward_node_by_node(browser, site: str) -> None:  # noqa: F8
     assert not problems, problems
 
 
-def test_whole_pass_by_keyboard_only(browser, site: str) -> None:  # noqa: F811
+@pytest.mark.book
+@pytest.mark.browser
+@in_chromium
+def test_whole_pass_by_keyboard_only(browser, site: str) -> None:
     """Tab to the explorer, change an input with the arrows and one by typing, Enter through every
     step, Reset, Run all and the finite-difference toggle: no mouse."""
     page, problems, context = open_page(browser, site)
@@ -585,10 +663,13 @@ LAYOUT_JS = """() => {
 }"""
 
 
+@pytest.mark.book
+@pytest.mark.browser
 @pytest.mark.parametrize("width", list(WIDTHS))
 @pytest.mark.parametrize("theme", ["light", "dark"])
-def test_readable_accessible_and_within_the_screen(browser, site: str,  # noqa: F811
-                                                  theme: str, width: str) -> None:
+@in_chromium
+def test_readable_accessible_and_within_the_screen(browser, site: str, theme: str,
+                                                  width: str) -> None:
     """Stepped halfway with finite differences on (every state on screen): axe finds nothing
     serious in the explorer; it fits the screen; graph text is readable and stays in its boxes.
     Screenshots of the states for a human: _build/screenshots/explorer-<theme>-<width>-*.png."""
@@ -622,7 +703,10 @@ def test_readable_accessible_and_within_the_screen(browser, site: str,  # noqa: 
     assert not loading, loading
 
 
-def test_layout_holds_with_long_numbers(browser, site: str) -> None:  # noqa: F811
+@pytest.mark.book
+@pytest.mark.browser
+@in_chromium
+def test_layout_holds_with_long_numbers(browser, site: str) -> None:
     """A large input widens the boxes but never flips the layout or spills text out of a box."""
     page, problems, context = open_page(browser, site)
     try:
@@ -638,7 +722,10 @@ def test_layout_holds_with_long_numbers(browser, site: str) -> None:  # noqa: F8
     assert not problems, problems
 
 
-def test_without_javascript_the_static_figures_remain(browser, site: str) -> None:  # noqa: F811
+@pytest.mark.book
+@pytest.mark.browser
+@in_chromium
+def test_without_javascript_the_static_figures_remain(browser, site: str) -> None:
     page, problems, context = open_page(browser, site, js=False)
     try:
         note = page.inner_text(".mlpx-nojs")
@@ -671,7 +758,9 @@ print(mlpbook.__file__)
 
 
 @pytest.mark.book
-def test_explore_displays_in_colab_sim(browser, built_book: Path, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.browser
+@in_chromium
+def test_explore_displays_in_colab_sim(browser, built_book: Path, tmp_path: Path) -> None:
     """The notebooks' setup cell installs mlpbook (package data included) in a Colab-like
     virtualenv; explore() displays there; its HTML, opened offline, runs: every value is the
     engine's and no request is made."""
