@@ -13,8 +13,10 @@
 - In the simulated Colab (``tests/test_colab.py``'s, reused by import): ``explore`` installed by
   the notebooks' setup cell displays, and its HTML runs in Chromium with no request.
 
-Browser helpers (the ``browser`` and ``site`` fixtures, the Chromium flags, axe-core) are
-imported from ``tests/test_browser.py``.
+Reused from ``tests/test_browser.py`` by import: the ``site`` fixture (the built site served on
+127.0.0.1), finding Chromium and its flags, axe-core. The browser itself is this module's own, on
+a thread of its own: Playwright's sync API allows one instance per thread, and test_browser's
+session-wide browser may be running in the main thread.
 """
 
 from __future__ import annotations
