@@ -7,7 +7,8 @@ A page's reading time, in minutes, is
   ``literalinclude`` blocks) at ``CODE_LINES_PER_MINUTE``,
 - plus ``MINUTES_PER_EQUATION`` for each displayed equation,
 - plus ``MINUTES_PER_QUESTION`` for each question the reader is asked to answer ("Predict
-  first", "Self-check", "Question ..." boxes, exercises, and dropdowns whose title is a question),
+  first", "Self-check", "Question ..." boxes, exercises, and dropdowns whose title is a question;
+  an admonition with the class ``not-a-question`` is not counted, e.g. an example of a box),
 
 rounded to the nearest minute (at least 1). Outputs of cells and code folded away
 (``hide-input``) are not counted; cells tagged ``remove-cell`` are not on the page at all.
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 WORDS_PER_MINUTE = 200
 CODE_LINES_PER_MINUTE = 20
 MINUTES_PER_EQUATION = 0.25
-MINUTES_PER_QUESTION = 2.0
+MINUTES_PER_QUESTION = 1.0
 QUESTION_TITLES = re.compile(r"^(Predict first|Self-check|Question\b)")
 WORD = re.compile(r"[\w'’-]+")
 
@@ -103,8 +104,11 @@ def count(doctree: nodes.document) -> Counts:
                 c.words += len(WORD.findall(str(node)))
         if isinstance(node, nodes.Admonition) or node.tagname == "exercise_enumerable_node":
             title = _title_of(node)
+            classes = node.get("classes", [])
+            if "not-a-question" in classes:
+                continue
             if (node.tagname == "exercise_enumerable_node" or QUESTION_TITLES.match(title)
-                    or ("dropdown" in node.get("classes", []) and title.endswith("?"))):
+                    or ("dropdown" in classes and title.endswith("?"))):
                 c.questions += 1
     return c
 
