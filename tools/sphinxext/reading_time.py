@@ -114,7 +114,9 @@ def count(doctree: nodes.document) -> Counts:
 
 
 def describe(c: Counts) -> str:
-    parts = [f"{c.words:,} words", f"{c.code_lines} lines of code"]
+    parts = [f"{c.words:,} words"]
+    if c.code_lines:
+        parts.append(f"{c.code_lines} line{'s' if c.code_lines != 1 else ''} of code")
     if c.questions:
         parts.append(f"{c.questions} question{'s' if c.questions != 1 else ''}")
     return f"Reading time: about {c.minutes} min ({', '.join(parts)})"
