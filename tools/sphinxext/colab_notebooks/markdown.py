@@ -84,7 +84,7 @@ PLAIN_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`{]*)$")
 OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*?)\s*$")
 ROLE = r"(?P<paren>\()?\{(?P<name>[\w:.+-]+)\}`(?P<content>[^`]*)`(?(paren)\))"
 # what inline conversion scans for, left to right: code (left alone), a role (converted)
-INLINE = re.compile(r"(?P<fence>```[\s\S]*?```|~~~[\s\S]*?~~~)|" + ROLE + r"|(?P<code>`[^`\n]+`)")
+INLINE = re.compile(r"(?P<fence>```[\s\S]*?```|~~~[\s\S]*?~~~)|" + ROLE + r"|(?P<code>``[^`].*?``|`[^`\n]+`)")
 TARGET = re.compile(r"^\s*\([^()\s]+\)=\s*$")
 MATH_LABEL = re.compile(r"\$\$[ \t]*\((?P<label>[^()\s]+)\)[ \t]*$", re.MULTILINE)
 MD_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)")

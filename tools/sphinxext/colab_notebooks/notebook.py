@@ -58,23 +58,23 @@ def _blocks(node: ast.stmt) -> list[list[ast.stmt]]:
     return blocks + [b for b in (getattr(node, "orelse", []), getattr(node, "finalbody", [])) if b]
 
 
-def _plumbing(body: list[ast.stmt], drop: set[int], passes: dict[int, int]) -> bool:
-    """Mark the plumbing of ``body`` in ``drop`` (line numbers); a loop, ``if``, ``with`` or
+def _plumbing(body: list[ast.stmt], drop: list[ast.stmt], passes: dict[int, int]) -> bool:
+    """Collect the plumbing statements of ``body`` in ``drop``; a loop, ``if``, ``with`` or
     ``try`` with nothing else in it is plumbing too. A block emptied inside a statement that
     stays gets a ``pass`` (``passes``: line -> indent). True if all of ``body`` is plumbing."""
     everything = True
     for node in body:
         if is_plumbing(node):
-            drop |= _lines(node)
+            drop.append(node)
             continue
         if isinstance(node, COMPOUND):
-            inner_drop: set[int] = set()
+            inner_drop: list[ast.stmt] = []
             inner_passes: dict[int, int] = {}
             emptied = [_plumbing(block, inner_drop, inner_passes) for block in _blocks(node)]
             if all(emptied):
-                drop |= _lines(node)
+                drop.append(node)
                 continue
-            drop |= inner_drop
+            drop += inner_drop
             passes.update(inner_passes)
             for block, empty in zip(_blocks(node), emptied):
                 if empty:
@@ -93,13 +93,15 @@ def strip_plumbing(source: str) -> str:
         tree = ast.parse(source)
     except SyntaxError:
         return source
-    drop: set[int] = set()
+    dropped: list[ast.stmt] = []
     passes: dict[int, int] = {}
-    _plumbing(tree.body, drop, passes)
-    if not drop:
+    _plumbing(tree.body, dropped, passes)
+    if not dropped:
         return source
-    kept = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and not _lines(n) <= drop]
-    if any(n.lineno in drop for n in kept):  # a kept statement on a dropped line
+    drop = set().union(*(_lines(n) for n in dropped))
+    gone = {id(n) for d in dropped for n in ast.walk(d)}
+    kept = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and id(n) not in gone]
+    if any(n.lineno in drop or n.end_lineno in drop for n in kept):  # sharing a line
         return source
     lines = source.split("\n")
     for n in sorted(drop):  # comments right above a removed statement go with it
