@@ -635,9 +635,13 @@ def bound_names(source: str, *, skip_plumbing: bool = False) -> set[str]:
 
 
 def plumbing_nodes_of(stmt: ast.stmt) -> bool:
-    """A plumbing statement itself (not a compound statement that contains some)."""
-    if isinstance(stmt, (ast.For, ast.While, ast.If, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef)):
+    """A plumbing statement, or a loop, if, with or try holding nothing else."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return False
+    if isinstance(stmt, (ast.For, ast.While, ast.If, ast.With, ast.Try)):
+        blocks = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
+        blocks += [h.body for h in getattr(stmt, "handlers", [])]
+        return all(plumbing_nodes_of(s) for block in blocks for s in block)
     return bool(plumbing_nodes(ast.unparse(stmt)))
 
 
@@ -728,8 +732,24 @@ def test_notebooks_show_glued_values_not_keys(built_book: Path) -> None:
                 at = found + len(value)
 
 
-def solution_blocks(text: str) -> list[str]:
-    return re.findall(r"```\{solution-start\}.*?\n```\n(.*?)```\{solution-end\}", text, re.DOTALL)
+def solution_blocks(text: str, *, hidden_cells: bool = True) -> list[str]:
+    """The text between each solution-start and solution-end, without the code cells' options
+    (``:tags:``, a ``---`` YAML header); without the cells the site hides if not ``hidden_cells``."""
+    blocks = re.findall(r"```\{solution-start\}.*?\n```\n(.*?)```\{solution-end\}", text, re.DOTALL)
+
+    def cell(m: re.Match) -> str:
+        if not hidden_cells and re.search(r"^:tags:.*remove-(cell|input)", m[2], re.MULTILINE):
+            return ""
+        body = re.sub(r"^---\n.*?\n---\n", "", m[2], flags=re.DOTALL)
+        return m[1] + re.sub(r"^(:[\w-]+:.*\n)+", "", body) + "```"
+
+    return [re.sub(r"(```\{code-cell\}[^\n]*\n)(.*?)```", cell, b, flags=re.DOTALL) for b in blocks]
+
+
+def significant_lines(blocks: list[str], outside: str) -> set[str]:
+    """Lines long enough to be telling, not fences, and not also outside the solutions."""
+    return {ln.strip() for block in blocks for ln in block.splitlines()
+            if len(ln.strip()) > 12 and not ln.lstrip().startswith("```") and ln.strip() not in outside}
 
 
 @pytest.mark.book
@@ -737,15 +757,9 @@ def test_student_notebook_holds_no_solution(built_book: Path) -> None:
     """ROSTER contract 5: nothing of book/lab.md's solution blocks (prose or code) in the
     student's notebook; all of their code and plain prose in the instructor's."""
     lab = next(p for p in code_pages() if p.docname == "book/lab")
-    blocks = solution_blocks(lab.text)
-    assert blocks, "book/lab.md has no gated solution"
-    outside = lab.text
-    for block in blocks:
-        outside = outside.replace(block, "")
-    lines = {ln.strip() for block in blocks for ln in block.splitlines()
-             if len(ln.strip()) > 12 and not ln.lstrip().startswith(("```", ":"))
-             and ln.strip() not in outside}
-    assert lines
+    outside = re.sub(r"```\{solution-start\}.*?```\{solution-end\}", "", lab.text, flags=re.DOTALL)
+    lines = significant_lines(solution_blocks(lab.text), outside)
+    assert lines, "book/lab.md has no gated solution"
     student = json.loads((built_book / "notebooks" / "lab.ipynb").read_text())
     student_text = "\n".join("".join(c["source"]) for c in student["cells"])
     leaked = sorted(ln for ln in lines if ln in student_text)
@@ -753,7 +767,8 @@ def test_student_notebook_holds_no_solution(built_book: Path) -> None:
     instructor = instructor_notebook(built_book, "lab")
     assert instructor is not None, "no _build/instructor/lab-solutions.ipynb"
     instructor_text = "\n".join(c.source for c in instructor.cells)
-    plain = {ln for ln in lines if not re.search(r"[{}$`*]", ln)}
+    plain = {ln for ln in significant_lines(solution_blocks(lab.text, hidden_cells=False), outside)
+             if not re.search(r"[{}$`*]", ln)}  # MyST and Markdown syntax is converted
     missing = sorted(ln for ln in plain if ln not in instructor_text)
     assert not missing, f"solution text missing from the instructor's notebook: {missing[:5]}"
     assert not (built_book / "instructor").exists(), "the instructor's notebook is published"

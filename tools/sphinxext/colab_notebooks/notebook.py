@@ -101,7 +101,9 @@ def strip_plumbing(source: str) -> str:
     drop = set().union(*(_lines(n) for n in dropped))
     gone = {id(n) for d in dropped for n in ast.walk(d)}
     kept = [n for n in ast.walk(tree) if isinstance(n, ast.stmt) and id(n) not in gone]
-    if any(n.lineno in drop or n.end_lineno in drop for n in kept):  # sharing a line
+    shared = [n for n in kept if n.lineno in drop
+              or (not isinstance(n, COMPOUND + (ast.FunctionDef, ast.ClassDef)) and _lines(n) & drop)]
+    if shared:  # plumbing and kept code on one line (`x = f(); assert x`)
         return source
     lines = source.split("\n")
     for n in sorted(drop):  # comments right above a removed statement go with it
