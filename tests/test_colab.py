@@ -278,6 +278,7 @@ def convert(text: str, site: str = "https://o.github.io/r/") -> tuple[str, list[
     ("`{ref}` is a role; ``{glue:text}`loss` `` too", "`{ref}` is a role; ``{glue:text}`loss` `` too"),
     ("then click the cell's output to\nreveal it; the hidden cell below",
      "then run the cell to\nreveal it; the cell below"),
+    ("Decide, then show the output.", "Decide, then run the cell."),
 ])
 def test_converter_inline(myst: str, markdown: str) -> None:
     out, problems = convert(myst)
@@ -970,6 +971,10 @@ def test_setup_cell_installed_mlpbook_in_colab_sim(colab_sim: dict) -> None:
 def test_changing_a_hyperparameter_trips_no_hidden_check(colab_sim: dict) -> None:
     """A student changes a visible learning rate, number of epochs or seed and runs all: no
     cell the site hides raises (a visible cell may: the student sees its code)."""
+    for result in colab_sim["results"]:  # (-rA shows what changed and what a visible cell said)
+        visible = [f"cell {e['cell']}: {e['error']}" for e in result["errors_after_change"]]
+        print(f"{result['notebook']}: {result['changed']}; Run all (with install) "
+              f"{result['seconds']:.1f} s; errors in visible cells after the change: {visible or 'none'}")
     for result in colab_sim["results"]:
         assert result["changed"], f"{result['notebook']}: no visible lr, epochs or seed to change"
         assert result["change_error"] is None or "CellExecutionError" not in result["change_error"]

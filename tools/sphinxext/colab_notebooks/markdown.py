@@ -96,7 +96,13 @@ SITE_WORDING = [
     (re.compile(r"\bclick \*\*Show code cell (?:source|content)\*\*", re.I), "look at the code cell"),
     (re.compile(r"\b(the|a) hidden (code )?cell\b", re.I), r"\1 \2cell"),
     (re.compile(r"\bhidden cells\b", re.I), "cells"),
+    (re.compile(r"\bopen it to see how\b"), "read it to see how"),
+    (re.compile(r"\bthen show(\s+)the output\b"), r"then run\1the cell"),
+    (re.compile(r"\bits output is folded away, since it gives the answer\b"),
+     "run it once you have your answer: its output gives it away"),
 ]
+# (A page can also say it in its own words: ```{only} html``` blocks are left out of the
+# notebook, ```{only} notebook``` blocks appear only there.)
 
 
 def _explicit(content: str) -> tuple[str | None, str]:
