@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
 from colab_notebooks.location import Location, check_publish, github_parts, resolve  # noqa: E402
 from colab_notebooks.markdown import MystToMarkdown, References, Target  # noqa: E402
 from colab_notebooks.notebook import page_notebooks, strip_plumbing  # noqa: E402
-from colab_notebooks.setup_cell import SETUP_CELL_ID, install_advice, setup_source  # noqa: E402
+from colab_notebooks.setup_cell import SETUP_CELL_ID as SETUP_ID  # noqa: E402  (test_explorer too)
+from colab_notebooks.setup_cell import install_advice, setup_source  # noqa: E402
 
 COLAB = "https://colab.research.google.com"
 COLAB_HREF = re.compile(
@@ -390,7 +391,7 @@ def test_page_notebooks_split_solutions(tmp_path: Path) -> None:
     converter = MystToMarkdown(refs(), "book/a", tmp_path)
     student, instructor = page_notebooks(page, converter, "print('setup')", "a")
     s, i = nbformat.reads(student, 4), nbformat.reads(instructor, 4)
-    assert s.cells[0].id == SETUP_CELL_ID and s.cells[0].source == "print('setup')"
+    assert s.cells[0].id == SETUP_ID and s.cells[0].source == "print('setup')"
     code = [c.source for c in s.cells[1:] if c.cell_type == "code"]
     assert code[0] == "from myst_nb import glue\nx = 1"  # visible: verbatim
     assert code[1] == "y = x + 1"  # hidden: without the plumbing, what later cells need kept
@@ -658,7 +659,7 @@ def test_notebooks_hold_the_code_without_the_plumbing(built_book: Path) -> None:
     left out."""
     for page in code_pages():
         nb = read_notebooks(built_book)[page.slug]
-        assert nb.cells[0].cell_type == "code" and nb.cells[0].id == SETUP_CELL_ID, page.slug
+        assert nb.cells[0].cell_type == "code" and nb.cells[0].id == SETUP_ID, page.slug
         got = iter([c for c in nb.cells[1:] if c.cell_type == "code"])
         pending = next(got, None)
         for cell, in_solution in page_code_cells(page.path):
@@ -791,7 +792,7 @@ def make_colab_venv(dest: Path, site_view: Path) -> Path:
     return python
 
 
-def make_site_view(dest: Path) -> Path:
+def site_view(dest: Path) -> Path:
     dest.mkdir(parents=True)
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
         if not HIDDEN_FROM_COLAB.search(entry.name) and entry.name != "__pycache__":
@@ -892,8 +893,10 @@ def run_in_colab_sim(notebook: str, python: str, code_dir: str, workdir: str) ->
              or o.get("output_type") == "display_data"]
     changed = nbformat.read(notebook, as_version=4)
     what = change_a_hyperparameter(changed)
-    change_error, _ = execute_in_sim(changed, python, code_dir, work, Path(notebook).parent,
-                                     allow_errors=True)
+    change_error = None
+    if what is not None:
+        change_error, _ = execute_in_sim(changed, python, code_dir, work, Path(notebook).parent,
+                                         allow_errors=True)
     errors = [{"cell": i, "tags": c.metadata.get("tags", []), "error": o.get("ename", "?"),
                "message": o.get("evalue", "")[:200], "source": c.source[:120]}
               for i, c in enumerate(changed.cells) if c.cell_type == "code"
@@ -909,7 +912,7 @@ def run_in_colab_sim(notebook: str, python: str, code_dir: str, workdir: str) ->
 def colab_sim(built_book: Path):
     """Run every generated notebook in the simulated Colab, two at a time."""
     tmp = Path(tempfile.mkdtemp(prefix="colab-sim-"))  # outside the repository, always
-    view = make_site_view(tmp / "site-view")
+    view = site_view(tmp / "site-view")
     jobs = []
     for n, src in enumerate(sorted((built_book / "notebooks").glob("*.ipynb"))):
         work = tmp / f"run-{n}"
