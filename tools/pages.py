@@ -98,9 +98,10 @@ def _digest_files(paths: list[Path], root: Path) -> str:
 
 
 def package_digest(root: Path = ROOT) -> str:
-    """Hash of the mlpbook sources and project file."""
+    """Hash of the mlpbook sources, package data (the explorer's .js/.css) and project file."""
     pkg = root / "code"
-    files = [p for p in (pkg / "mlpbook").rglob("*.py")] + [pkg / "pyproject.toml"]
+    files = [p for p in (pkg / "mlpbook").rglob("*") if p.is_file()
+             and "__pycache__" not in p.parts and p.suffix != ".pyc"] + [pkg / "pyproject.toml"]
     return _digest_files(files, root)
 
 
