@@ -38,11 +38,13 @@ bench: $(STAMP)
 mutate: $(STAMP)
 	$(PY) tools/mutate.py --jobs $(JOBS)
 
-# The Colab buttons open notebooks/<page>.ipynb from the gh-pages branch of repository.url, and
-# the notebooks install mlpbook from this commit: it must be pushed, and the URL must be real.
-publish: book
-	@if grep -q 'YOUR-ORG' _config.yml; then \
-	  echo "make publish: set repository.url in _config.yml to your GitHub repository first (README, 'Publishing and Colab')" >&2; exit 1; fi
+# The Colab buttons open notebooks/<page>.ipynb from the gh-pages branch of the book's GitHub
+# repository (derived: GITHUB_REPOSITORY, else the git remote origin, else repository.url in
+# _config.yml), and the notebooks install mlpbook from this commit: it must be pushed. Without a
+# GitHub location, or with an origin that is another repository, this refuses and says why.
+publish: $(STAMP)
+	@$(PY) tools/sphinxext/colab_notebooks/location.py --check
+	@$(MAKE) --no-print-directory book
 	$(PY) -m ghp_import --no-jekyll --push --force --branch gh-pages \
 	  --message "Publish the book built from $$(git rev-parse --short HEAD 2>/dev/null || echo 'an unknown commit')" _build/html
 

@@ -25,6 +25,9 @@ import yaml  # noqa: E402
 from pages import book_pages, copy_repo, read_report  # noqa: E402
 from weight import page_weights  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sphinxext"))
+from colab_notebooks.timing import notebook_seconds  # noqa: E402  (the Colab notebooks' Run all)
+
 ROOT = Path(__file__).resolve().parent.parent
 CORES = os.cpu_count() or 1
 BUDGET_PAGE, BUDGET_TOTAL = 10.0, 60.0
@@ -158,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         pages = bench_pages(tmp, args.runs)
         weights = page_weights(built / "_build" / "html")
         site_bytes = sum(f.stat().st_size for f in (built / "_build" / "html").rglob("*") if f.is_file())
+        docnames = {p.slug: p.docname for p in book_pages(built)}
+        notebooks = {docnames[k]: stats(v) for k, v in notebook_seconds(built, args.runs).items()}
         incremental = bench_incremental(built, args.runs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -170,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_clean_vs_plain": ours["median"] / plain["median"],
         "render": render, "floor_seconds": floor, "floor_ratio": floor / plain["median"],
         "incremental": incremental,
-        "pages": pages,
+        "pages": pages, "notebooks": notebooks,
         "page_max_seconds": max(page_medians.values()),
         "page_total_seconds": sum(page_medians.values()),
         "weights": weights, "site_bytes": site_bytes,
@@ -209,15 +214,17 @@ def report(r: dict) -> str:
         f"| all pages, summed | {r['page_total_seconds']:.1f} s | ≤ {BUDGET_TOTAL:.0f} s |",
         f"| site size | {r['site_bytes'] / 1e6:.1f} MB | |",
         "",
-        "| page | run time (median, min–max) | HTML | images |",
-        "| --- | --- | --- | --- |",
+        "| page | run time (median, min–max) | Colab notebook Run all | HTML | images |",
+        "| --- | --- | --- | --- | --- |",
     ]
     weights = {w["page"]: w for w in r["weights"]}
     for page in sorted(set(weights) | set(r["pages"])):
         t = r["pages"].get(page)
         w = weights.get(page, {})
         run = f"{t['median']:.1f} s ({t['min']:.1f}–{t['max']:.1f})" if t else "no code"
-        lines.append(f"| {page} | {run} | {w.get('html_bytes', 0) / 1024:.0f} KB | "
+        nb = r.get("notebooks", {}).get(page)
+        notebook = f"{nb['median']:.1f} s ({nb['min']:.1f}–{nb['max']:.1f})" if nb else ""
+        lines.append(f"| {page} | {run} | {notebook} | {w.get('html_bytes', 0) / 1024:.0f} KB | "
                      f"{w.get('image_bytes', 0) / 1024:.0f} KB |")
     return "\n".join(lines)
 

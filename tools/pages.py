@@ -36,7 +36,7 @@ class Page:
 
     @property
     def has_code(self) -> bool:
-        return bool(CODE_CELL.search(self.text))
+        return page_has_code(self.path)
 
     @property
     def imports_mlpbook(self) -> bool:
@@ -44,8 +44,17 @@ class Page:
 
     @property
     def slug(self) -> str:
-        """File-name-safe name, e.g. ``book/mlp`` -> ``mlp``."""
-        return self.docname.split("/", 1)[-1].replace("/", "-")
+        return slug(self.docname)
+
+
+def slug(docname: str) -> str:
+    """File-name-safe name of a page, e.g. ``book/mlp`` -> ``mlp`` (its notebook's name)."""
+    return docname.split("/", 1)[-1].replace("/", "-")
+
+
+def page_has_code(path: Path) -> bool:
+    """Whether a page has a code cell (is executed, and gets a notebook and a Colab button)."""
+    return path.suffix == ".md" and path.exists() and bool(CODE_CELL.search(path.read_text("utf-8")))
 
 
 def _toc_files(node: object) -> list[str]:
