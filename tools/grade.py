@@ -42,6 +42,7 @@ LAB = ROOT / "book" / "lab.md"
 WORKER = Path(__file__).resolve().with_name("grade_worker.py")
 GRADER_TAG = "grader"  # a cell the grader runs from the book, never from the submission
 MAX_BYTES = 50 << 20  # a notebook larger than this is not read
+CALIBRATION_SECONDS = 300.0  # the lab's own solutions: a loaded machine must not fail them
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
 from editions import solution_spans  # noqa: E402  (what counts as a solution: one place)
 
@@ -135,6 +136,19 @@ def read_lab(path: Path = LAB) -> Lab:
 # --------------------------------------------------------------------------------------------
 # A submission
 # --------------------------------------------------------------------------------------------
+
+
+# Code that can reach past a notebook's own namespace into the grader's process: scored as
+# usual, but named in the feedback so that an instructor can look (see README).
+SUSPICIOUS = re.compile(r"gc\.get_(?:objects|referrers|referents)|sys\._getframe|"
+                        r"\bf_(?:back|locals|globals)\b|inspect\.(?:stack|currentframe)|"
+                        r"\bctypes\b|os\._exit|__code__\s*=|signal\.signal|events\.jsonl|/proc/|"
+                        r"os\.(?:dup2?|write)\(")
+
+
+def suspicious(cells: list[str]) -> list[str]:
+    """The constructs of ``SUSPICIOUS`` the notebook uses, once each."""
+    return sorted({m.group(0) for src in cells for m in SUSPICIOUS.finditer(src)})
 
 
 def notebook_cells(data: bytes) -> list[str]:
@@ -252,7 +266,8 @@ class Sandbox:
         return [unshare, "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
                 "--kill-child", "sh", "-c", NAMESPACE_SCRIPT]
 
-    def run(self, cells: list[str], lab: Lab) -> tuple[list[dict], str]:
+    def run(self, cells: list[str], lab: Lab,
+            timeout: float | None = None) -> tuple[list[dict], str]:
         """Run the worker on ``cells``; return its events and the tail of its error output."""
         work = Path(tempfile.mkdtemp(prefix="work-", dir=self.home))
         token = secrets.token_hex(16)
@@ -275,7 +290,8 @@ class Sandbox:
                                     stdout=subprocess.DEVNULL, stderr=err,
                                     start_new_session=True)
             try:
-                proc.communicate(json.dumps(job).encode(), timeout=self.limits.timeout)
+                proc.communicate(json.dumps(job).encode(),
+                                 timeout=timeout or self.limits.timeout)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(OSError):
                     os.killpg(proc.pid, 9)
@@ -286,7 +302,7 @@ class Sandbox:
         events = _events(work, token)
         tail = (work / "stderr.txt").read_bytes()[-2000:].decode("utf-8", "replace")
         shutil.rmtree(work, ignore_errors=True)
-        if proc.returncode != 0 and not any(e["event"] == "done" for e in events):
+        if not any(e["event"] in ("done", "tampered") for e in events):
             events.append({"event": "exit", "code": proc.returncode})
         return events, tail
 
@@ -353,21 +369,30 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
         ended = f"the notebook ended the grader's process (exit code {code}){where}"
     if ended:
         g.notes.append(ended)
+    if found := suspicious(cells):
+        g.notes.append("for review: the notebook uses " + ", ".join(f"`{s}`" for s in found) +
+                       ", which can reach the grader's own process; the score stands unless "
+                       "you find tampering")
     for ex in lab.exercises:
         e = by_label.get(ex.label)
         lines = g.sections.setdefault(ex.label, [])
         if e is None:
             lines.append(f"0: not graded ({ended or 'the grader stopped before it'})")
             continue
-        if e.get("tampered"):
-            lines.append("0: the self-check changed what the checks rely on (tampering): "
-                         + "; ".join(e["tampered"]))
-            continue
-        if e.get("rebound"):
-            lines.append("0: the notebook rebinds or edits " + ", ".join(
-                f"`{n}`" for n in e["rebound"]) + " (tampering with the self-checks)")
-            continue
         checks = e.get("checks", [])
+        reason = None
+        if e.get("tampered"):
+            reason = ("calling the notebook's code changed what the checks rely on: "
+                      + "; ".join(e["tampered"]))
+        elif e.get("rebound"):
+            reason = "the notebook rebinds or edits " + ", ".join(
+                f"`{n}`" for n in e["rebound"]) + ", which this exercise's self-check uses"
+        if reason:
+            lines.append(f"0: {reason} (tampering with the self-checks). What the book's "
+                         "self-check says:")
+            lines += [str(c.get("text", "")) for c in checks]
+            g.notes.append(f"exercise {ex.number}: {reason}: 0 (tampering)")
+            continue
         passed = sum(1 for c in checks if c.get("passed") is True)
         g.scores[ex.label] = round(min(passed, expected[ex.label]) / expected[ex.label], 2)
         lines += [str(c.get("text", "")) for c in checks]
@@ -443,7 +468,8 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         left = elapsed / self.done * (self.total - self.done)
         width = 30
-        bar = "█" * (width * self.done // self.total) + "░" * (width - width * self.done // self.total)
+        filled = width * self.done // self.total
+        bar = "█" * filled + "░" * (width - filled)
         text = (f"[grade] {bar} {self.done}/{self.total}  {_mmss(elapsed)} elapsed, "
                 f"~{_mmss(left)} left  {label[:30]}")
         if self.tty:
@@ -461,7 +487,8 @@ def _mmss(seconds: float) -> str:
 def calibrate(sandbox: Sandbox, lab: Lab) -> dict[str, int]:
     """Grade the lab's own solutions: each exercise's number of self-checks; all must pass."""
     cells = lab.code(solutions=True)
-    events, tail = sandbox.run(cells, lab)
+    events, tail = sandbox.run(cells, lab,
+                               timeout=max(sandbox.limits.timeout, CALIBRATION_SECONDS))
     expected = {}
     problems = [f"{e['event']}: {e}" for e in events
                 if e["event"] in ("cell-error", "tampered", "grader-error", "timeout", "exit")]
@@ -532,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=Limits.timeout,
                         help="hard limit per notebook, seconds (default %(default)g)")
     parser.add_argument("--cell-timeout", type=float, default=Limits.cell,
-                        help="limit per code cell and per self-check, seconds (default %(default)g)")
+                        help="limit per code cell and per self-check, seconds "
+                             "(default %(default)g)")
     parser.add_argument("--memory-mb", type=int, default=Limits.memory_mb)
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
