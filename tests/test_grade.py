@@ -69,6 +69,12 @@ with open(mlpbook.checks.__file__, "a") as f:
     f.write("\\ndef check_tanh(*a, **k):\\n    return CheckResult('check_tanh', True, 'ok')\\n")
 """
 
+SNOOPS = """
+import os
+jobs = os.path.join(os.path.dirname(os.getcwd()), "jobs")
+assert not os.listdir(jobs), "other notebooks are visible"
+"""
+
 SWALLOWS_EVERYTHING = """
 while True:
     try:
@@ -111,6 +117,8 @@ def submissions() -> dict[str, object]:
         "writes-book.ipynb": _with_cell(instructor, f"open({str(grade.LAB)!r}, 'a').write('x')"),
         # rewrite the grader's own copy of the checks, for the notebooks graded after this one
         "writes-checks.ipynb": _with_cell(student, OVERWRITE_CHECKS),
+        # looks for the other notebooks being graded at the same time
+        "snoops.ipynb": _with_cell(instructor, SNOOPS),
         "not-a-notebook.ipynb": b"this is not JSON {",
         "empty.ipynb": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
     }
@@ -127,12 +135,13 @@ def graded(tmp_path_factory) -> dict:
             nbformat.write(nb, path)
     lab_before = grade.LAB.read_bytes()
     start = time.perf_counter()
-    results = grade.grade(folder, jobs=2, limits=LIMITS, quiet=True)
+    facts: dict = {}
+    results = grade.grade(folder, jobs=2, limits=LIMITS, quiet=True, facts=facts)
     seconds = time.perf_counter() - start
     assert grade.LAB.read_bytes() == lab_before, "a submission changed the book"
     rows = list(csv.DictReader(open(folder / "grades.csv", encoding="utf-8")))
     return {"by_name": {g.name: g for g in results}, "rows": rows, "folder": folder,
-            "seconds": seconds}
+            "seconds": seconds, "namespaces": facts["namespaces"]}
 
 
 def _g(graded, name) -> grade.Graded:
@@ -268,3 +277,10 @@ def test_the_student_notebook_never_replaces_the_students_work() -> None:
                     continue
                 assert owners.setdefault(name, i) == i, (
                     f"cell {i} rebinds {name!r}, defined by cell {owners[name]}")
+
+
+def test_a_notebook_cannot_see_the_others(graded) -> None:
+    if not graded["namespaces"]:
+        pytest.skip("no Linux user namespaces here: the grader runs with weaker isolation")
+    g = _g(graded, "snoops.ipynb")
+    assert g.total == FULL and not g.notes, g.notes

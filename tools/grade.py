@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -197,15 +198,16 @@ class Graded:
 # The sandbox
 # --------------------------------------------------------------------------------------------
 
-# In new user, mount, network and PID namespaces: every mount read-only except the work folder
-# (and /dev, /proc, /sys); the process tree dies with the worker. $WORK and $PY from the env.
+# The fork server starts in new user, mount and network namespaces where every mount is
+# read-only except the folder of the notebooks' folders ($WORK; /dev, /proc and /sys stay).
+# Each notebook then runs in a child with its own mount and PID namespaces (grade_worker.py).
 NAMESPACE_SCRIPT = """
 mount --bind "$WORK" "$WORK" && cd "$WORK" || exit 97
 for m in $(awk '{print $5}' /proc/self/mountinfo); do
   case "$m" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*|"$WORK") continue;; esac
   mount -o remount,bind,ro "$m" 2>/dev/null
 done
-exec "$PY" -I -B "$WORKER"
+exec "$PY" -I -B "$WORKER" "$WORK" "$HERE" 1
 """
 
 
@@ -220,28 +222,98 @@ class Limits:
 
 
 class Sandbox:
-    """Runs the worker on one notebook at a time per thread, in a fresh temporary folder."""
+    """A fork server (``grade_worker.py``) that runs each notebook in a child of its own.
+
+    The server imports torch, mlpbook and the rest once, from a private copy of ``mlpbook`` and of
+    the worker, and never runs notebook code; each child starts from that state in a fresh
+    folder. ``run`` may be called from several threads at once.
+    """
+
+    READY_SECONDS = 300.0
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.home = Path(tempfile.mkdtemp(prefix="mlpbook-grade-"))
+        self.jobs, self.here = self.home / "jobs", self.home / "here"
+        self.jobs.mkdir()
+        self.here.mkdir()
         self.trusted = self.home / "trusted"
         shutil.copytree(ROOT / "code" / "mlpbook", self.trusted / "mlpbook",
                         ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy2(WORKER, self.trusted / WORKER.name)
         self.digests = self._digests()
-        self.namespaces = self._namespaces_work()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._started: dict[str, int] = {}
+        self._exited: dict[str, int] = {}
+        self.namespaces = bool(shutil.which("unshare")) and self._start(namespaces=True)
+        if not self.namespaces and not self._start(namespaces=False):
+            raise SystemExit(f"grade: the grading server did not start:\n{self._stderr_tail()}")
+
+    # -- the server ------------------------------------------------------------------------
+
+    def _start(self, namespaces: bool) -> bool:
+        worker = self.trusted / WORKER.name
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.jobs),
+               "MPLCONFIGDIR": str(self.jobs), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8",
+               "WORK": str(self.jobs), "HERE": str(self.here), "PY": sys.executable,
+               "WORKER": str(worker)}
+        if namespaces:
+            cmd = [shutil.which("unshare") or "unshare", "--user", "--map-root-user", "--mount",
+                   "--net", "sh", "-c", NAMESPACE_SCRIPT]
+        else:
+            cmd = [sys.executable, "-I", "-B", str(worker), str(self.jobs), str(self.here), "0"]
+        self._stderr = open(self.home / f"server-{int(namespaces)}.txt", "wb")  # noqa: SIM115
+        self.server = subprocess.Popen(cmd, cwd=self.jobs, env=env, stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=self._stderr,
+                                       start_new_session=True)
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, args=(self.server,), daemon=True).start()
+        ok = self._ready.wait(self.READY_SECONDS)
+        if not ok or self.server.poll() is not None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.server.pid, 9)
+            self.server.wait()
+            return False
+        return True
+
+    def _read(self, server: subprocess.Popen) -> None:
+        for raw in server.stdout:
+            words = raw.decode("utf-8", "replace").split()
+            with self._changed:
+                if words == ["ready"]:
+                    self._ready.set()
+                elif len(words) == 3 and words[0] == "started":
+                    self._started[words[1]] = int(words[2])
+                elif len(words) == 3 and words[0] == "exited":
+                    self._exited[words[1]] = int(words[2])
+                self._changed.notify_all()
+        self._ready.set()  # the server ended: nobody waits for it
+        with self._changed:
+            self._changed.notify_all()
+
+    def _stderr_tail(self) -> str:
+        texts = [p.read_bytes()[-2000:].decode("utf-8", "replace")
+                 for p in sorted(self.home.glob("server-*.txt"))]
+        return "\n".join(texts)
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.server.stdin.close()
+        with contextlib.suppress(OSError):
+            os.killpg(self.server.pid, 9)
+        self.server.wait()
         shutil.rmtree(self.home, ignore_errors=True)
+
+    # -- the grader's own files ------------------------------------------------------------
 
     def _digests(self) -> dict[Path, bytes]:
         return {p: p.read_bytes() for p in sorted(self.trusted.rglob("*")) if p.is_file()}
 
     def trusted_intact(self) -> bool:
         """Whether the grader's private copy is as it was; restore it if not."""
-        now = {p: p.read_bytes() for p in sorted(self.trusted.rglob("*")) if p.is_file()}
-        if now == self.digests:
+        if self._digests() == self.digests:
             return True
         shutil.rmtree(self.trusted, ignore_errors=True)
         for path, data in self.digests.items():
@@ -249,62 +321,51 @@ class Sandbox:
             path.write_bytes(data)
         return False
 
-    def _namespaces_work(self) -> bool:
-        unshare = shutil.which("unshare")
-        if not unshare:
-            return False
-        probe = Path(tempfile.mkdtemp(dir=self.home))
-        env = {"WORK": str(probe), "PY": "/bin/true", "WORKER": "", "PATH": os.environ["PATH"]}
-        try:
-            out = subprocess.run(self._command(unshare), env=env, capture_output=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-        return out.returncode == 0
+    # -- one notebook ----------------------------------------------------------------------
 
-    @staticmethod
-    def _command(unshare: str) -> list[str]:
-        return [unshare, "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork",
-                "--kill-child", "sh", "-c", NAMESPACE_SCRIPT]
+    def _wait(self, table: dict[str, int], job_id: str, seconds: float) -> int | None:
+        deadline = time.monotonic() + seconds
+        with self._changed:
+            while job_id not in table:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.server.poll() is not None:
+                    return table.get(job_id)
+                self._changed.wait(min(left, 1.0))
+            return table[job_id]
 
     def run(self, cells: list[str], lab: Lab,
             timeout: float | None = None) -> tuple[list[dict], str]:
-        """Run the worker on ``cells``; return its events and the tail of its error output."""
-        work = Path(tempfile.mkdtemp(prefix="work-", dir=self.home))
+        """Grade ``cells`` in a child of the server; return its events and the server's errors."""
+        job_id = secrets.token_hex(8)
+        folder = self.jobs / job_id
+        folder.mkdir()
         token = secrets.token_hex(16)
         job = {"token": token, "cells": cells, "setup": lab.trusted(None),
                "exercises": [{"label": e.label, "cells": lab.trusted(e.label)}
                              for e in lab.exercises],
                "cell_limit": self.limits.cell, "check_limit": self.limits.check,
                "memory_mb": self.limits.memory_mb}
-        worker = self.trusted / WORKER.name
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work),
-               "MPLCONFIGDIR": str(work), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "LANG": "C.UTF-8",
-               "WORK": str(work), "PY": sys.executable, "WORKER": str(worker)}
-        if self.namespaces:
-            cmd = self._command(shutil.which("unshare") or "unshare")
-        else:
-            cmd = [sys.executable, "-I", "-B", str(worker)]
-        with open(work / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen(cmd, cwd=work, env=env, stdin=subprocess.PIPE,
-                                    stdout=subprocess.DEVNULL, stderr=err,
-                                    start_new_session=True)
+        with self._lock:
             try:
-                proc.communicate(json.dumps(job).encode(),
-                                 timeout=timeout or self.limits.timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(OSError):
-                    os.killpg(proc.pid, 9)
-                proc.wait()
-                events = _events(work, token)
-                events.append({"event": "timeout"})
-                return events, ""
-        events = _events(work, token)
-        tail = (work / "stderr.txt").read_bytes()[-2000:].decode("utf-8", "replace")
-        shutil.rmtree(work, ignore_errors=True)
-        if not any(e["event"] in ("done", "tampered") for e in events):
-            events.append({"event": "exit", "code": proc.returncode})
-        return events, tail
+                self.server.stdin.write((json.dumps({"id": job_id, "job": job}) + "\n").encode())
+                self.server.stdin.flush()
+            except OSError:
+                return [{"event": "exit", "code": "the grading server has stopped"}], \
+                    self._stderr_tail()
+        pid = self._wait(self._started, job_id, 60)
+        code = self._wait(self._exited, job_id, timeout or self.limits.timeout)
+        timed_out = code is None and pid is not None
+        if timed_out:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, 9)
+            self._wait(self._exited, job_id, 10)
+        events = _events(folder, token)
+        shutil.rmtree(folder, ignore_errors=True)
+        if timed_out:
+            events.append({"event": "timeout"})
+        elif not any(e["event"] in ("done", "tampered") for e in events):
+            events.append({"event": "exit", "code": code})
+        return events, self._stderr_tail() if code else ""
 
 
 def _events(work: Path, token: str) -> list[dict]:
@@ -484,8 +545,10 @@ def _mmss(seconds: float) -> str:
     return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
-def calibrate(sandbox: Sandbox, lab: Lab) -> dict[str, int]:
-    """Grade the lab's own solutions: each exercise's number of self-checks; all must pass."""
+def calibrate(sandbox: Sandbox, lab: Lab, facts: dict) -> dict[str, int]:
+    """Grade the lab's own solutions: each exercise's number of self-checks; all must pass.
+
+    ``facts`` receives how isolated the notebooks are (namespaces, network, grader files)."""
     cells = lab.code(solutions=True)
     events, tail = sandbox.run(cells, lab,
                                timeout=max(sandbox.limits.timeout, CALIBRATION_SECONDS))
@@ -502,23 +565,26 @@ def calibrate(sandbox: Sandbox, lab: Lab) -> dict[str, int]:
     if problems:
         raise SystemExit("grade: the lab's own solutions do not get full marks, so the grader "
                          "cannot be trusted:\n  " + "\n  ".join(problems) + f"\n{tail}")
-    facts = next((e for e in events if e["event"] == "sandbox"), {})
-    print(f"[grade] sandbox: network {facts.get('network', '?')}, grader files "
-          f"{facts.get('files', '?')}" + ("" if sandbox.namespaces else
-                                          " (no Linux namespaces: unshare is missing or not "
-                                          "permitted)"), flush=True)
+    found = next((e for e in events if e["event"] == "sandbox"), {})
+    facts.update(namespaces=sandbox.namespaces, network=found.get("network"),
+                 files=found.get("files"))
+    weaker = "" if sandbox.namespaces else " (no Linux namespaces: unshare missing or refused)"
+    print(f"[grade] sandbox: network {facts['network']}, grader files {facts['files']}{weaker}",
+          flush=True)
     return expected
 
 
 def grade(directory: Path, jobs: int = os.cpu_count() or 1, limits: Limits | None = None,
-          lab_path: Path = LAB, quiet: bool = False) -> list[Graded]:
-    """Grade every ``*.ipynb`` in ``directory``; write grades.csv and the feedback files."""
+          lab_path: Path = LAB, quiet: bool = False, facts: dict | None = None) -> list[Graded]:
+    """Grade every ``*.ipynb`` in ``directory``; write grades.csv and the feedback files.
+
+    ``facts`` (optional) receives how isolated the notebooks ran (see ``calibrate``)."""
     lab = read_lab(lab_path)
     submissions = sorted(p for p in directory.glob("*.ipynb") if p.is_file())
     payloads = {p.name: p.read_bytes()[:MAX_BYTES + 1] for p in submissions}  # read them all first
     sandbox = Sandbox(limits or Limits())
     try:
-        expected = calibrate(sandbox, lab)
+        expected = calibrate(sandbox, lab, facts if facts is not None else {})
         graded: list[Graded] = []
         progress = Progress(max(1, len(payloads)))
 
