@@ -459,6 +459,8 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
         lines += [str(c.get("text", "")) for c in checks]
         if e.get("error"):
             lines.append(f"❌ the self-check could not run: {e['error']}" + _hint(e["error"]))
+            g.notes.append(f"exercise {ex.number}: the self-check could not run: {e['error']}"
+                           + _hint(e["error"]))
     return g
 
 
