@@ -135,7 +135,9 @@ class Snapshot:
         """What changed since the snapshot, one line each (empty when nothing did)."""
         found = []
         for name, (module, state) in self.modules.items():
-            if sys.modules.get(name) is not module:
+            # IPython replaces sys.modules["__main__"] when it starts (myst_nb.glue starts it);
+            # this module's own namespace, still checked below, is what the grader runs in.
+            if sys.modules.get(name) is not module and name != "__main__":
                 found.append(f"sys.modules[{name!r}] was replaced")
             found += self._diff(name, dict(vars(module)), state, added=BUILTIN_NAMES)
         for name, (cls, state) in self.classes.items():
@@ -455,14 +457,26 @@ def enter_folder(folder: Path, jobs: Path, here: Path) -> None:
     os.chdir(here)
 
 
+def settle_in() -> None:
+    """Home, temporary files and matplotlib's cache in the notebook's folder (the one place it
+    may write; the server's temporary directory is hidden from it)."""
+    import tempfile
+
+    cwd = os.getcwd()
+    os.environ.update(HOME=cwd, TMPDIR=cwd, MPLCONFIGDIR=cwd)
+    tempfile.tempdir = cwd
+
+
 def child(request: dict, jobs: Path, here: Path, namespaces: bool) -> int:
     """The forked child of one notebook: isolate it, then run it (as PID 1 of its namespace)."""
     os.setsid()
     folder = jobs / request["id"]
     if not namespaces:
         os.chdir(folder)
+        settle_in()
         return run_job(request["job"])
     enter_folder(folder, jobs, here)
+    settle_in()
     pid = os.fork()
     if pid == 0:
         import ctypes
