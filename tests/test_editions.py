@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, copy_repo
 
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
-from editions import _OPEN, solution_spans, solution_texts, strip_solutions  # noqa: E402
+from editions import solution_spans, solution_texts, strip_solutions  # noqa: E402
 
 LAB = ROOT / "book" / "lab.md"
 

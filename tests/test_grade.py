@@ -114,6 +114,7 @@ def submissions() -> dict[str, object]:
         "network.ipynb": _with_cell(
             instructor, "import urllib.request\nurllib.request.urlopen('http://example.com', "
                         "timeout=3)"),
+        "memory.ipynb": _with_cell(instructor, "import torch\nx = torch.ones(10**10)  # 40 GB", at),
         "writes-book.ipynb": _with_cell(instructor, f"open({str(grade.LAB)!r}, 'a').write('x')"),
         # rewrite the grader's own copy of the checks, for the notebooks graded after this one
         "writes-checks.ipynb": _with_cell(student, OVERWRITE_CHECKS),
@@ -244,6 +245,12 @@ def test_renamed_function_scores_zero_with_the_name_to_keep(graded) -> None:
     g = _g(graded, "renamed.ipynb")
     assert g.scores["ex-lab-tanh"] == 0 and g.total == FULL - 1
     assert "`tanh`" in _feedback(graded, "renamed.ipynb")
+
+
+def test_memory_is_bounded(graded) -> None:
+    g = _g(graded, "memory.ipynb")
+    assert g.total == FULL
+    assert any(n.startswith("cell 2 ") for n in g.notes), g.notes
 
 
 def test_no_network(graded) -> None:

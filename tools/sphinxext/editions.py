@@ -41,7 +41,7 @@ ENV_NAME = "SOLUTIONS"
 EDITIONS = ("show", "hide")
 
 # A MyST directive's opening fence: ```{name} arg  or  :::{name} arg
-_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}")
+DIRECTIVE = re.compile(r"^ {0,3}(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}")
 
 
 def _closes(line: str, fence: str) -> bool:
@@ -59,7 +59,7 @@ def solution_spans(text: str) -> list[tuple[int, int]]:
     lines = text.splitlines()
     spans, i = [], 0
     while i < len(lines):
-        m = _OPEN.match(lines[i])
+        m = DIRECTIVE.match(lines[i])
         if not m or m["name"] not in ("solution", "solution-start"):
             i += 1
             continue
@@ -69,7 +69,7 @@ def solution_spans(text: str) -> list[tuple[int, int]]:
                 j += 1
         else:
             while j < len(lines):
-                end = _OPEN.match(lines[j])
+                end = DIRECTIVE.match(lines[j])
                 if end and end["name"] == "solution-end":
                     j += 1
                     while j < len(lines) and not _closes(lines[j], end["fence"]):
