@@ -6,14 +6,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: venv book test bench mutate mutate-fast publish clean help
+.PHONY: venv book test bench mutate mutate-fast publish clean help grade
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book     build _build/html, executing every page that changed (parallel)"
+	@echo "              make book SOLUTIONS=hide: the student edition (no solutions anywhere)"
 	@echo "make test     run the whole pytest suite, including the book build"
 	@echo "make bench    benchmark build speed, page run time and page weight"
 	@echo "make mutate   mutation testing: does the build catch broken gradients?"
+	@echo "make grade SUBMISSIONS=DIR  grade the lab notebooks in DIR: DIR/grades.csv, DIR/feedback/"
 	@echo "make publish  push _build/html to the gh-pages branch (ghp-import)"
 	@echo "make clean    remove _build"
 
@@ -37,6 +39,11 @@ bench: $(STAMP)
 
 mutate: $(STAMP)
 	$(PY) tools/mutate.py --jobs $(JOBS)
+
+# The lab as graded homework: every DIR/*.ipynb, sandboxed, scored with the book's self-checks.
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR (a folder of .ipynb files)" >&2; exit 2; }
+	$(PY) tools/grade.py "$(SUBMISSIONS)" --jobs $(JOBS)
 
 # The Colab buttons open notebooks/<page>.ipynb from the gh-pages branch of the book's GitHub
 # repository (derived: GITHUB_REPOSITORY, else the git remote origin, else repository.url in

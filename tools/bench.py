@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         docnames = {p.slug: p.docname for p in book_pages(built)}
         notebooks = {docnames[k]: stats(v) for k, v in notebook_seconds(built, args.runs).items()}
         incremental = bench_incremental(built, args.runs)
+        grading = bench_grading(tmp)  # the lab engineer's: make grade on a class of 100
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "page_max_seconds": max(page_medians.values()),
         "page_total_seconds": sum(page_medians.values()),
         "weights": weights, "site_bytes": site_bytes,
+        "grading": grading,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True))
@@ -213,6 +215,9 @@ def report(r: dict) -> str:
         f"≤ {BUDGET_PAGE:.0f} s |",
         f"| all pages, summed | {r['page_total_seconds']:.1f} s | ≤ {BUDGET_TOTAL:.0f} s |",
         f"| site size | {r['site_bytes'] / 1e6:.1f} MB | |",
+        f"| `make grade`, a class of {r['grading']['notebooks']} lab notebooks | "
+        f"{r['grading']['seconds']:.0f} s ({r['grading']['cpu_per_notebook']:.2f} s of CPU per "
+        "notebook) | minutes |",
         "",
         "| page | run time (median, min–max) | Colab notebook Run all | HTML | images |",
         "| --- | --- | --- | --- | --- |",
@@ -227,6 +232,35 @@ def report(r: dict) -> str:
         lines.append(f"| {page} | {run} | {notebook} | {w.get('html_bytes', 0) / 1024:.0f} KB | "
                      f"{w.get('image_bytes', 0) / 1024:.0f} KB |")
     return "\n".join(lines)
+
+
+def bench_grading(tmp: Path, n: int = 100) -> dict:
+    """``make grade`` on a class of ``n`` lab notebooks: half with the solutions, half untouched."""
+    import csv
+
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from grade import read_lab
+
+    lab, folder = read_lab(), tmp / "class"
+    folder.mkdir()
+    for i in range(n):
+        cells = [nbformat.v4.new_code_cell(c) for c in lab.code(solutions=i % 2 == 0)]
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / f"student-{i:03d}.ipynb")
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = timed([sys.executable, str(ROOT / "tools" / "grade.py"), str(folder),
+                     "--jobs", str(CORES)], ROOT)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    totals = [float(r["total"]) for r in csv.DictReader(open(folder / "grades.csv"))]
+    if sorted(set(totals)) != [0.0, float(len(lab.exercises))] or len(totals) != n:
+        sys.exit(f"bench: grading gave unexpected totals {sorted(set(totals))} for {len(totals)}")
+    print(f"[bench] graded {n} notebooks in {seconds:.0f}s ({cpu:.0f} s of CPU)", flush=True)
+    return {"notebooks": n, "seconds": seconds, "per_notebook": seconds / n,
+            "cpu_per_notebook": cpu / n}
 
 
 if __name__ == "__main__":

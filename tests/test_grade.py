@@ -1,0 +1,293 @@
+"""make grade: the lab graded as an instructor would, on notebooks a class could hand in.
+
+One grading run (module fixture) over a folder of notebooks: the untouched student notebook, the
+instructor notebook, and the ways a submission goes wrong or cheats. Each test then reads the
+grade and feedback of one of them, as the instructor would.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import csv
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grade  # noqa: E402  (tools/grade.py, on the path through conftest)
+from lab_notebooks import instructor_notebook, student_notebook  # noqa: E402
+
+LIMITS = grade.Limits(timeout=45, cell=5, check=5)
+LAB = grade.read_lab()
+FULL = float(len(LAB.exercises))
+
+
+def _with_cell(nb, source: str, at: int | None = None):
+    nb = copy.deepcopy(nb)
+    cell = nbformat.v4.new_code_cell(source)
+    nb.cells.insert(len(nb.cells) if at is None else at, cell)
+    return nb
+
+
+def _replace(nb, old: str, new: str, *, regex: bool = False):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = (re.sub(old, new, cell.source) if regex else
+                           cell.source.replace(old, new))
+    return nb
+
+
+def _after_imports(nb) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code") + 1
+
+
+ALWAYS_PASS = """
+import mlpbook.checks as C
+def _pass(*args, **kwargs):
+    return C.CheckResult("check", True, "passed")
+for _name in [n for n in dir(C) if n.startswith("check_")]:
+    setattr(C, _name, _pass)
+    globals()[_name] = _pass
+C.CheckResult.__bool__ = lambda self: True
+"""
+
+NAMESPACE_ONLY = """
+def check_tanh(fn, **kwargs):
+    print("✅ check_tanh: all good")
+    return CheckResult("check_tanh", True, "all good")
+"""
+
+OVERWRITE_CHECKS = """
+import mlpbook.checks
+with open(mlpbook.checks.__file__, "a") as f:
+    f.write("\\ndef check_tanh(*a, **k):\\n    return CheckResult('check_tanh', True, 'ok')\\n")
+"""
+
+SNOOPS = """
+import os
+jobs = os.path.join(os.path.dirname(os.getcwd()), "jobs")
+assert not os.listdir(jobs), "other notebooks are visible"
+"""
+
+SWALLOWS_EVERYTHING = """
+while True:
+    try:
+        while True:
+            pass
+    except BaseException:
+        pass
+"""
+
+
+def submissions() -> dict[str, object]:
+    """Name -> notebook (or raw bytes for files that are not notebooks)."""
+    student, instructor = student_notebook(), instructor_notebook()
+    at = _after_imports(student)
+    return {
+        "student.ipynb": student,
+        "instructor.ipynb": instructor,
+        # cheating: every check rebound to pass, in the module and in the notebook's names
+        "rebinds-checks.ipynb": _with_cell(instructor, ALWAYS_PASS),
+        "rebinds-checks-unfinished.ipynb": _with_cell(student, ALWAYS_PASS),
+        "rebinds-name-only.ipynb": _with_cell(_replace(instructor, "v.grad += (1 - t**2)",
+                                                       "v.grad += (1 + t**2)"), NAMESPACE_ONLY),
+        "patches-torch.ipynb": _with_cell(instructor, "torch.allclose = lambda *a, **k: True"),
+        # endless loops: in a cell (stopped, the rest graded), in a function a check calls,
+        # and one that swallows every interruption (the hard limit)
+        "loop-cell.ipynb": _with_cell(instructor, "while True:\n    pass", at),
+        "loop-function.ipynb": _replace(instructor, "v.grad += (1 - t**2) * out.grad",
+                                        "while True:\n            pass"),
+        "loop-unstoppable.ipynb": _with_cell(instructor, SWALLOWS_EVERYTHING, at),
+        "syntax-error.ipynb": _replace(student, "def tanh(v: Value) -> Value:",
+                                       "def tanh(v: Value) -> Value"),
+        "syntax-error-in-solution.ipynb": _replace(instructor, "v.grad += (1 - t**2) * out.grad",
+                                                   "v.grad += (1 - t**2) * out.grad)"),
+        "renamed.ipynb": _replace(instructor, r"(?<![.\w])tanh\b", "my_tanh", regex=True),
+        "exits.ipynb": _with_cell(instructor, "import os\nos._exit(0)"),
+        "raises.ipynb": _with_cell(instructor, "raise RuntimeError('oops')", at),
+        "network.ipynb": _with_cell(
+            instructor, "import urllib.request\nurllib.request.urlopen('http://example.com', "
+                        "timeout=3)"),
+        "memory.ipynb": _with_cell(instructor, "import torch\nx = torch.ones(10**10)  # 40 GB", at),
+        "writes-book.ipynb": _with_cell(instructor, f"open({str(grade.LAB)!r}, 'a').write('x')"),
+        # rewrite the grader's own copy of the checks, for the notebooks graded after this one
+        "writes-checks.ipynb": _with_cell(student, OVERWRITE_CHECKS),
+        # looks for the other notebooks being graded at the same time
+        "snoops.ipynb": _with_cell(instructor, SNOOPS),
+        "not-a-notebook.ipynb": b"this is not JSON {",
+        "empty.ipynb": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+    }
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("submissions")
+    for name, nb in submissions().items():
+        path = folder / name
+        if isinstance(nb, bytes):
+            path.write_bytes(nb)
+        else:
+            nbformat.write(nb, path)
+    lab_before = grade.LAB.read_bytes()
+    start = time.perf_counter()
+    facts: dict = {}
+    results = grade.grade(folder, jobs=2, limits=LIMITS, quiet=True, facts=facts)
+    seconds = time.perf_counter() - start
+    assert grade.LAB.read_bytes() == lab_before, "a submission changed the book"
+    rows = list(csv.DictReader(open(folder / "grades.csv", encoding="utf-8")))
+    return {"by_name": {g.name: g for g in results}, "rows": rows, "folder": folder,
+            "seconds": seconds, "namespaces": facts["namespaces"]}
+
+
+def _g(graded, name) -> grade.Graded:
+    return graded["by_name"][name]
+
+
+def _feedback(graded, name) -> str:
+    return (graded["folder"] / "feedback" / f"{Path(name).stem}.md").read_text(encoding="utf-8")
+
+
+def test_lab_as_the_grader_reads_it() -> None:
+    assert [e.column for e in LAB.exercises] == ["tanh", "mlp-backward", "linear", "zero-grad",
+                                                 "capacity"]
+    for ex in LAB.exercises:
+        assert LAB.trusted(ex.label), f"{ex.label} has no self-check cell tagged grader"
+    assert LAB.trusted(None), "the setup cell (imports) is tagged grader"
+    assert not any(c.in_solution and "grader" in c.tags for c in LAB.cells)
+
+
+def test_csv_has_one_column_per_exercise(graded) -> None:
+    rows = graded["rows"]
+    assert list(rows[0]) == ["submission", *(e.column for e in LAB.exercises), "total"]
+    assert {r["submission"] for r in rows} == set(submissions())
+
+
+def test_untouched_student_notebook_scores_zero_and_runs_clean(graded) -> None:
+    g = _g(graded, "student.ipynb")
+    assert g.total == 0
+    assert not g.notes, f"the unfinished notebook must run top to bottom: {g.notes}"
+    text = _feedback(graded, "student.ipynb")
+    assert "❌ check_tanh" in text and "NotImplementedError" in text  # what the student saw
+    assert "✅" not in text
+
+
+def test_instructor_notebook_scores_full_marks(graded) -> None:
+    g = _g(graded, "instructor.ipynb")
+    assert g.total == FULL and not g.notes, g.notes
+    assert _feedback(graded, "instructor.ipynb").count("✅") >= 10
+
+
+@pytest.mark.parametrize("name", ["rebinds-checks.ipynb", "rebinds-checks-unfinished.ipynb",
+                                  "patches-torch.ipynb"])
+def test_tampering_with_the_checks_scores_zero(graded, name) -> None:
+    g = _g(graded, name)
+    assert g.total == 0
+    assert "tamper" in _feedback(graded, name)
+
+
+def test_rebinding_a_name_in_the_notebook_is_caught(graded) -> None:
+    g = _g(graded, "rebinds-name-only.ipynb")
+    assert g.scores["ex-lab-tanh"] == 0  # a wrong tanh, and a check_tanh that says ✅
+    assert "`check_tanh`" in _feedback(graded, "rebinds-name-only.ipynb")
+    assert g.total == FULL - 1  # the other exercises are the instructor's, graded as usual
+
+
+def test_endless_loop_in_a_cell_is_stopped_and_the_rest_graded(graded) -> None:
+    g = _g(graded, "loop-cell.ipynb")
+    assert g.total == FULL
+    assert any("time limit" in n for n in g.notes)
+
+
+def test_endless_loop_in_a_checked_function_scores_zero_there(graded) -> None:
+    g = _g(graded, "loop-function.ipynb")
+    assert g.scores["ex-lab-tanh"] == 0 and g.total == FULL - 1
+    assert "time limit" in _feedback(graded, "loop-function.ipynb")
+
+
+def test_a_loop_that_swallows_interrupts_hits_the_hard_limit(graded) -> None:
+    g = _g(graded, "loop-unstoppable.ipynb")
+    assert g.total == 0
+    assert any("time limit" in n for n in g.notes)
+    assert g.seconds <= LIMITS.timeout + 15
+
+
+def test_every_submission_within_its_time_limit(graded) -> None:
+    slow = {n: round(g.seconds, 1) for n, g in graded["by_name"].items()
+            if g.seconds > LIMITS.timeout + 15}
+    assert not slow
+
+
+@pytest.mark.parametrize("name", ["syntax-error.ipynb", "not-a-notebook.ipynb", "empty.ipynb",
+                                  "exits.ipynb"])
+def test_broken_submissions_score_zero_with_a_reason(graded, name) -> None:
+    g = _g(graded, name)
+    assert g.total == 0
+    assert g.notes, "a zero needs a reason"
+    reason = {"syntax-error.ipynb": "SyntaxError", "not-a-notebook.ipynb": "invalid JSON",
+              "empty.ipynb": "no code cells", "exits.ipynb": "ended the grader's process"}[name]
+    assert reason in _feedback(graded, name)
+
+
+def test_a_broken_solution_cell_costs_only_its_exercise(graded) -> None:
+    g = _g(graded, "syntax-error-in-solution.ipynb")
+    assert g.scores["ex-lab-tanh"] == 0 and g.total == FULL - 1
+    g = _g(graded, "raises.ipynb")
+    assert g.total == FULL and any("RuntimeError: oops" in n for n in g.notes)
+
+
+def test_renamed_function_scores_zero_with_the_name_to_keep(graded) -> None:
+    g = _g(graded, "renamed.ipynb")
+    assert g.scores["ex-lab-tanh"] == 0 and g.total == FULL - 1
+    assert "`tanh`" in _feedback(graded, "renamed.ipynb")
+
+
+def test_memory_is_bounded(graded) -> None:
+    g = _g(graded, "memory.ipynb")
+    assert g.total == FULL
+    assert any(n.startswith("cell 2 ") for n in g.notes), g.notes
+
+
+def test_no_network(graded) -> None:
+    g = _g(graded, "network.ipynb")
+    assert g.total == FULL
+    assert any(n.startswith("cell ") and "Error" in n for n in g.notes), g.notes
+
+
+def test_no_writes_to_the_book_or_the_graders_checks(graded) -> None:
+    """The book is read-only to a notebook; the grader's copy of the checks is read-only, or
+    restored and the notebook that changed it scores 0; nobody else's grade moves."""
+    g = _g(graded, "writes-book.ipynb")
+    assert g.total == FULL and any("Error" in n for n in g.notes), g.notes
+    g = _g(graded, "writes-checks.ipynb")
+    assert g.total == 0 and g.notes
+    assert _g(graded, "student.ipynb").total == 0
+
+
+def test_the_student_notebook_never_replaces_the_students_work() -> None:
+    """Run all of the student notebook: no cell rebinds a name a starter cell defines."""
+    cells = [c for c in LAB.cells if not c.in_solution and "remove-cell" not in c.tags]
+    owners: dict[str, int] = {}
+    for i, cell in enumerate(cells):
+        tree = ast.parse(cell.source)
+        for node in tree.body:
+            names = ([node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
+                     [t.id for n in ([node] if isinstance(node, ast.Assign) else [])
+                      for t in n.targets if isinstance(t, ast.Name)])
+            for name in names:
+                if name in ("result", "results"):  # what each self-check cell returns
+                    continue
+                assert owners.setdefault(name, i) == i, (
+                    f"cell {i} rebinds {name!r}, defined by cell {owners[name]}")
+
+
+def test_a_notebook_cannot_see_the_others(graded) -> None:
+    if not graded["namespaces"]:
+        pytest.skip("no Linux user namespaces here: the grader runs with weaker isolation")
+    g = _g(graded, "snoops.ipynb")
+    assert g.total == FULL and not g.notes, g.notes

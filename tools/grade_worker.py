@@ -1,0 +1,534 @@
+"""Run one lab notebook a student handed in, then grade it with the book's own self-checks.
+
+The child process of ``tools/grade.py``, one per submission, started in its own temporary
+folder with no network and, where Linux namespaces allow it, a read-only file system. It reads a
+job (JSON) on stdin and appends events (JSON lines carrying the job's token) to
+``events.jsonl`` in its folder. In order:
+
+1. import the trusted modules from the grader's private copy and run the lab's setup cell, taken
+   from ``book/lab.md`` (never from the notebook); wrap every ``check_*`` so that the verdicts a
+   self-check cell returns are recorded;
+2. snapshot every module, class and builtin the checks rely on;
+3. run the notebook's code cells like "Run all", each with a time limit, carrying on after
+   an error;
+4. if the snapshot changed, the notebook tampered with the checks: nothing is graded;
+5. for each exercise, run the book's self-check cells (and the given code they use) on the
+   names the notebook defined, with a time limit; re-check the snapshot after each exercise.
+
+Nothing here trusts the notebook's objects beyond calling them: a check name the notebook
+rebinds is reported, and the book's copy is what grades.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import io
+import json
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STARTED = time.perf_counter()
+BUILTIN_NAMES = frozenset(vars(builtins))
+
+
+class TimeLimit(BaseException):
+    """Raised in the main thread when a cell or a self-check runs past its limit."""
+
+
+class Watchdog:
+    """Interrupt the main thread (a real signal, so even ``time.sleep`` wakes) after a limit."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.main = threading.main_thread().ident
+
+    def _handler(self, signum, frame) -> None:
+        if self.active:
+            raise TimeLimit
+
+    @contextlib.contextmanager
+    def limit(self, seconds: float):
+        done = threading.Event()
+
+        def watch() -> None:
+            if done.wait(seconds):
+                return
+            while not done.is_set():  # again and again: the cell may swallow one
+                signal.pthread_kill(self.main, signal.SIGUSR1)
+                done.wait(0.5)
+
+        signal.signal(signal.SIGUSR1, self._handler)  # the notebook may have replaced it
+        thread = threading.Thread(target=watch, daemon=True)
+        self.active = True
+        thread.start()
+        try:
+            yield
+        finally:
+            self.active = False
+            done.set()
+            thread.join()
+
+
+class Shell:
+    """Stands in for IPython's ``get_ipython()``: magics and shell commands are skipped."""
+
+    def __init__(self) -> None:
+        self.skipped: list[str] = []
+
+    def run_line_magic(self, name: str, line: str, *args, **kwargs) -> None:
+        self.skipped.append(f"%{name} {line}".strip())
+
+    def run_cell_magic(self, name: str, line: str, cell: str, *args, **kwargs) -> None:
+        self.skipped.append(f"%%{name} {line}".strip())
+
+    def system(self, cmd: str, *args, **kwargs) -> None:
+        self.skipped.append(f"!{cmd}")
+
+    getoutput = system
+
+    def __getattr__(self, name: str):
+        return lambda *args, **kwargs: None
+
+
+def describe(err: BaseException) -> str:
+    """One line: the exception's type and the first line of its message."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+
+
+def code_key(code: types.CodeType) -> tuple:
+    """What a function computes, without line numbers: equal for the same source."""
+    consts = tuple(code_key(c) if isinstance(c, types.CodeType) else repr(c)
+                   for c in code.co_consts)
+    return (code.co_code, consts, code.co_names, code.co_varnames)
+
+
+class Snapshot:
+    """The identity of every attribute of the modules and classes the checks rely on."""
+
+    def __init__(self, modules: list[str], classes: list[type]) -> None:
+        self.modules = {name: (sys.modules[name], self._state(vars(sys.modules[name])))
+                        for name in modules if name in sys.modules}
+        self.classes = {f"{c.__module__}.{c.__qualname__}": (c, self._state(vars(c)))
+                        for c in classes}
+
+    @staticmethod
+    def _key(value: object) -> tuple:
+        if isinstance(value, types.FunctionType):
+            return (id(value), id(value.__code__), id(value.__defaults__),
+                    id(value.__kwdefaults__))
+        return (id(value),)
+
+    def _state(self, namespace) -> dict[str, tuple]:
+        return {k: self._key(v) for k, v in dict(namespace).items()}
+
+    def changes(self) -> list[str]:
+        """What changed since the snapshot, one line each (empty when nothing did)."""
+        found = []
+        for name, (module, state) in self.modules.items():
+            # IPython replaces sys.modules["__main__"] when it starts (myst_nb.glue starts it);
+            # this module's own namespace, still checked below, is what the grader runs in.
+            if sys.modules.get(name) is not module and name != "__main__":
+                found.append(f"sys.modules[{name!r}] was replaced")
+            found += self._diff(name, dict(vars(module)), state, added=BUILTIN_NAMES)
+        for name, (cls, state) in self.classes.items():
+            found += self._diff(name, dict(vars(cls)), state, added=None)
+        return found
+
+    def _diff(self, owner: str, now: dict, state: dict, added) -> list[str]:
+        found = [f"{owner}.{k} was {'deleted' if k not in now else 'replaced'}"
+                 for k, key in state.items() if k not in now or self._key(now[k]) != key]
+        for k in now.keys() - state.keys():
+            if (k in added) if added is not None else (k.startswith("__") and k.endswith("__")):
+                found.append(f"{owner}.{k} was added")
+        return found
+
+
+class Recorder:
+    """Wraps self-checks; records the verdicts of the outermost call (not of nested ones)."""
+
+    def __init__(self, result_type: type) -> None:
+        self.result_type = result_type
+        self.depth = 0
+        self.results: list[dict] = []
+
+    def wrap(self, fn):
+        def check(*args, **kwargs):
+            self.depth += 1
+            try:
+                out = fn(*args, **kwargs)
+            finally:
+                self.depth -= 1
+            if self.depth == 0:
+                for r in out if isinstance(out, (list, tuple)) else [out]:
+                    if type(r) is self.result_type:
+                        self.results.append({"name": str(r.name), "passed": r.passed is True,
+                                             "text": str(r)})
+            return out
+
+        check.__name__ = check.__qualname__ = fn.__name__
+        check.__doc__ = fn.__doc__
+        check.__wrapped__ = fn
+        return check
+
+
+def transform(source: str) -> str:
+    """IPython syntax (``%pip``, ``!ls``) as plain Python calling ``get_ipython()``."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def names_used(sources: list[str]) -> set[str]:
+    """Every name a list of cells reads."""
+    used = set()
+    for src in sources:
+        with contextlib.suppress(SyntaxError):
+            used |= {n.id for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Name)}
+    return used
+
+
+def sandbox_facts() -> dict[str, str]:
+    """How isolated this process is: network namespace, read-only grader files."""
+    import socket
+
+    try:  # the interfaces of this process's network namespace (not /sys, which is the host's)
+        interfaces = {name for _, name in socket.if_nameindex()}
+    except OSError:
+        interfaces = set()
+    network = "isolated" if interfaces <= {"lo"} else "guarded in-process"
+    probe = HERE / f".probe-{os.getpid()}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+        files = "writable (checked by hash after each notebook)"
+    except OSError:
+        files = "read-only"
+    return {"network": network, "files": files}
+
+
+def warm_up(torch) -> None:
+    """Let torch make its lazy changes before the snapshot (the first optimizer step imports
+    torch._dynamo, which rebinds torch.manual_seed, and patches each optimizer's step)."""
+    p = torch.zeros(1, requires_grad=True)
+    for optimizer in (torch.optim.SGD([p], lr=0.1), torch.optim.Adam([p], lr=0.1)):
+        optimizer.zero_grad()
+        (p * p).sum().backward()
+        optimizer.step()
+
+
+def guard_network() -> None:
+    """Without a network namespace: refuse connections in-process (a snapshot watches it)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("the grader runs notebooks without network")
+
+    for name in ("connect", "connect_ex", "sendto", "sendall", "send"):
+        setattr(socket.socket, name, refuse)
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
+
+
+class Worker:
+    """One submission: run its cells, then grade it (see the module docstring)."""
+
+    def __init__(self, job: dict, events: io.TextIOBase) -> None:
+        self.job = job
+        self.token = job["token"]
+        self.events = events
+        self.watchdog = Watchdog()
+
+    def emit(self, event: str, **fields) -> None:
+        self.events.write(json.dumps({"token": self.token, "event": event, **fields}) + "\n")
+        self.events.flush()
+
+    def run_cell(self, source: str, ns: dict, name: str, seconds: float) -> str | None:
+        """Execute one cell in ``ns``; return what went wrong, or None."""
+        try:
+            code = compile(transform(source), name, "exec")
+        except SyntaxError as err:
+            return f"SyntaxError: {err.msg} (line {err.lineno})"
+        except Exception as err:  # noqa: BLE001 - IPython could not read it either
+            return describe(err)
+        try:
+            with self.watchdog.limit(seconds):
+                exec(code, ns)  # noqa: S102 - running the notebook is the point
+        except TimeLimit:
+            return f"stopped at the time limit of {seconds:g} s (an endless loop?)"
+        except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
+            return describe(err)
+        finally:
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
+        return None
+
+    def main(self) -> None:
+        job = self.job
+        facts = sandbox_facts()
+        if facts["network"] != "isolated":
+            guard_network()
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import numpy
+        import torch
+
+        import mlpbook.checks
+
+        torch.set_num_threads(1)
+        setup_ns: dict = {"__name__": "__main__", "__builtins__": builtins}
+        for i, src in enumerate(job["setup"]):
+            error = self.run_cell(src, setup_ns, f"<book setup {i}>", job["cell_limit"])
+            if error:
+                raise RuntimeError(f"the book's setup cell failed: {error}")
+        originals = {k: v for k, v in setup_ns.items() if k.startswith("check_")}
+        recorder = Recorder(mlpbook.checks.CheckResult)
+        for name, fn in originals.items():
+            setup_ns[name] = recorder.wrap(fn)
+        import mlpbook.engine
+        import mlpbook.train
+
+        warm_up(torch)
+
+        watched = sorted(n for n in sys.modules if n == "mlpbook" or n.startswith("mlpbook."))
+        watched += ["builtins", "math", "copy", "functools", "numpy", "torch", "torch.nn",
+                    "torch.nn.functional", "torch.autograd", "torch.testing", "__main__"]
+        if facts["network"] != "isolated":
+            watched.append("socket")
+        classes = [mlpbook.checks.CheckResult, mlpbook.engine.Value, mlpbook.train.History,
+                   torch.Tensor, torch.nn.Module, torch.nn.Linear, torch.optim.Optimizer,
+                   torch.optim.SGD, torch.optim.Adam, torch.autograd.Function]
+        snapshot = Snapshot(watched, classes)
+        self.emit("sandbox", **facts)
+
+        # 3. The notebook, like Run all (but carrying on after an error).
+        self.timing = {"startup": round(time.perf_counter() - STARTED, 2)}
+        started = time.perf_counter()
+        shell = Shell()
+        ns: dict = {"__name__": "__main__", "__builtins__": builtins,
+                    "get_ipython": lambda: shell, "display": lambda *a, **k: None}
+        for i, src in enumerate(job["cells"]):
+            self.emit("cell", index=i)
+            start = time.perf_counter()
+            error = self.run_cell(src, ns, f"<cell {i + 1}>", job["cell_limit"])
+            if error:
+                self.emit("cell-error", index=i, error=error,
+                          seconds=round(time.perf_counter() - start, 2))
+        if shell.skipped:
+            self.emit("skipped", commands=shell.skipped[:20])
+
+        self.timing["notebook"] = round(time.perf_counter() - started, 2)
+        started = time.perf_counter()
+        # 4. Tampering with what the checks rely on: nothing can be graded.
+        changes = snapshot.changes()
+        if changes:
+            self.emit("tampered", phase="notebook", changes=changes[:20])
+            return
+        rebound = sorted(k for k, fn in originals.items() if k in ns and ns[k] is not fn)
+        if "CheckResult" in ns and ns["CheckResult"] is not mlpbook.checks.CheckResult:
+            rebound.append("CheckResult")
+
+        # 5. Each exercise, with the book's cells, on the notebook's names.
+        torch.set_default_dtype(torch.float32)
+        torch.set_grad_enabled(True)
+        numpy.seterr(all="warn")
+        grading = {k: v for k, v in ns.items() if not (k.startswith("__") and k.endswith("__"))}
+        grading.update(setup_ns)
+        grading["__builtins__"] = builtins
+        for exercise in job["exercises"]:
+            label, cells = exercise["label"], exercise["cells"]
+            recorder.results = []
+            output, error = io.StringIO(), None
+            for i, src in enumerate(cells):
+                before = dict(grading)
+                with contextlib.redirect_stdout(output):
+                    error = self.run_cell(src, grading, f"<{label} check {i + 1}>",
+                                          job["check_limit"])
+                for name, fn in list(grading.items()):  # the book's own checks, defined here
+                    if before.get(name) is fn:
+                        continue
+                    if name.startswith("check_") and isinstance(fn, types.FunctionType):
+                        if name in ns and not (isinstance(ns[name], types.FunctionType) and
+                                               code_key(ns[name].__code__) ==
+                                               code_key(fn.__code__)):
+                            rebound.append(name)
+                        grading[name] = recorder.wrap(fn)
+                if error:
+                    break
+            used = names_used(cells)
+            changes = snapshot.changes()
+            self.emit("exercise", label=label, checks=recorder.results, error=error,
+                      output=output.getvalue()[-4000:],
+                      rebound=sorted(set(rebound) & used), tampered=changes[:20])
+            if changes:
+                return
+        self.timing["grading"] = round(time.perf_counter() - started, 2)
+
+
+def limit_resources(memory_mb: int) -> None:
+    """No core files, bounded memory and file sizes (lowered for good: hard limits too)."""
+    limits = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, 64 << 20)]
+    if memory_mb:
+        limits.append((resource.RLIMIT_AS, memory_mb << 20))
+    for which, value in limits:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(which, (value, value))
+
+
+def run_job(job: dict) -> int:
+    """In the folder of one notebook: run and grade it; events go to events.jsonl."""
+    limit_resources(job.get("memory_mb", 0))
+    events = open("events.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - open to the end
+    # The notebook's own output goes to a file nobody parses; it reads nothing.
+    log = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    worker = Worker(job, events)
+    try:
+        worker.main()
+    except BaseException as err:  # noqa: BLE001 - report, then end
+        worker.emit("grader-error", error=describe(err))
+        return 1
+    worker.emit("done", seconds=getattr(worker, "timing", {}))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# The fork server: import once, fork one child per notebook
+# --------------------------------------------------------------------------------------------
+
+CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG = 1
+
+
+def preload() -> None:
+    """What every notebook needs, imported once by the server (which never runs notebook code)."""
+    import importlib
+    import pkgutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import torch
+    from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401
+
+    import mlpbook
+
+    for module in pkgutil.iter_modules(mlpbook.__path__):
+        importlib.import_module(f"mlpbook.{module.name}")
+    torch.set_num_threads(1)
+    warm_up(torch)
+
+
+def _libc_call(rc: int, what: str) -> None:
+    if rc != 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def enter_folder(folder: Path, jobs: Path, here: Path) -> None:
+    """In a forked child: new mount and PID namespaces where only ``folder`` is visible (at
+    ``here``, writable) and every other notebook's folder is hidden under an empty tmpfs."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    _libc_call(libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare")
+    _libc_call(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make-rprivate")
+    _libc_call(libc.mount(os.fsencode(folder), os.fsencode(here), None, MS_BIND, None), "bind")
+    _libc_call(libc.mount(b"tmpfs", os.fsencode(jobs), b"tmpfs",
+                          MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k"), "tmpfs")
+    os.chdir(here)
+
+
+def settle_in() -> None:
+    """Home, temporary files and matplotlib's cache in the notebook's folder (the one place it
+    may write; the server's temporary directory is hidden from it)."""
+    import tempfile
+
+    cwd = os.getcwd()
+    os.environ.update(HOME=cwd, TMPDIR=cwd, MPLCONFIGDIR=cwd)
+    tempfile.tempdir = cwd
+
+
+def child(request: dict, jobs: Path, here: Path, namespaces: bool) -> int:
+    """The forked child of one notebook: isolate it, then run it (as PID 1 of its namespace)."""
+    os.setsid()
+    folder = jobs / request["id"]
+    if not namespaces:
+        os.chdir(folder)
+        settle_in()
+        return run_job(request["job"])
+    enter_folder(folder, jobs, here)
+    settle_in()
+    pid = os.fork()
+    if pid == 0:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        os._exit(run_job(request["job"]))
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def serve(jobs: Path, here: Path, namespaces: bool) -> int:
+    """Read job lines on stdin, fork a child for each; report ``started``/``exited`` lines."""
+    preload()
+    lock = threading.Lock()
+    children: dict[int, str] = {}
+
+    def say(*words: object) -> None:
+        sys.stdout.write(" ".join(map(str, words)) + "\n")
+        sys.stdout.flush()
+
+    def reap() -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                time.sleep(0.05)
+                continue
+            with lock:
+                job_id = children.pop(pid, None)
+                if job_id is not None:
+                    say("exited", job_id, os.waitstatus_to_exitcode(status))
+
+    threading.Thread(target=reap, daemon=True).start()
+    with lock:
+        say("ready")
+    for line in sys.stdin:
+        request = json.loads(line)
+        with lock:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    code = child(request, jobs, here, namespaces)
+                except BaseException:  # noqa: BLE001 - the server must never run on in a child
+                    code = 70
+                os._exit(code if code >= 0 else 128 - code)
+            children[pid] = request["id"]
+            say("started", request["id"], pid)
+        del request, line
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    _, jobs_dir, here_dir, use_namespaces = sys.argv
+    sys.exit(serve(Path(jobs_dir), Path(here_dir), use_namespaces == "1"))
