@@ -3,7 +3,7 @@
 Import what you need; the fixtures are imported by name into the test module that uses them,
 ``from browsing import browser, site``: ``site`` (base URL of the built site served on
 127.0.0.1) and ``browser`` (Playwright's Chromium, ``/usr/bin/chromium`` or
-``PLAYWRIGHT_CHROMIUM_EXECUTABLE``), one of each per session and module. Helpers:
+``PLAYWRIGHT_CHROMIUM_EXECUTABLE``; one per session, however many modules import it). Helpers:
 ``open_page`` (a page that must work offline, with its console errors and failed or external
 requests recorded), ``wait_for_mathjax``, and axe-core (``axe_script``, ``AXE_START_JS``).
 
@@ -78,22 +78,41 @@ def site(built_book: Path):
     server.server_close()
 
 
+_SHARED: dict = {"users": 0, "playwright": None, "browser": None}
+
+
 @pytest.fixture(scope="session")
 def browser():
-    """One headless Chromium for the whole session."""
-    executable = chromium_executable()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.fail(f"playwright is not installed ({exc}): run `make venv`", pytrace=False)
-    with sync_playwright() as pw:
+    """One headless Chromium for the whole session.
+
+    Playwright's sync API cannot run twice at once in one thread, so every module that imports
+    this fixture (each import is its own fixture to pytest) gets the same browser; the last one
+    to finish closes it.
+    """
+    if _SHARED["browser"] is None:
+        executable = chromium_executable()
         try:
-            b = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+            from playwright.sync_api import sync_playwright
+        except ImportError as exc:
+            pytest.fail(f"playwright is not installed ({exc}): run `make venv`", pytrace=False)
+        pw = sync_playwright().start()
+        try:
+            _SHARED["browser"] = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                                    headless=True)
         except Exception as exc:
+            pw.stop()
             pytest.fail(f"Chromium at {executable} did not start: {exc}\n" + HOW_TO_GET_CHROMIUM,
                         pytrace=False)
-        yield b
-        b.close()
+        _SHARED["playwright"] = pw
+    _SHARED["users"] += 1
+    try:
+        yield _SHARED["browser"]
+    finally:
+        _SHARED["users"] -= 1
+        if _SHARED["users"] == 0:
+            _SHARED["browser"].close()
+            _SHARED["playwright"].stop()
+            _SHARED["browser"] = _SHARED["playwright"] = None
 
 
 @dataclass

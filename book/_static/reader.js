@@ -87,11 +87,13 @@
   }
 
   const watched = new WeakSet();
+  const owner = new WeakMap();  // observed content element -> its scroller
   let resizeObserver = null;
 
   function watchScrollers() {
     if (!resizeObserver && "ResizeObserver" in window) {
-      resizeObserver = new ResizeObserver((entries) => entries.forEach((e) => markScroller(e.target)));
+      resizeObserver = new ResizeObserver((entries) => entries.forEach(
+        (e) => markScroller(owner.get(e.target) || e.target)));
     }
     document.querySelectorAll(SCROLLERS).forEach((el) => {
       if (watched.has(el)) {
@@ -100,38 +102,48 @@
       }
       watched.add(el);
       el.addEventListener("scroll", () => markScroller(el), { passive: true });
-      if (resizeObserver) resizeObserver.observe(el);
+      if (resizeObserver) {
+        resizeObserver.observe(el);
+        if (el.firstElementChild) {  // its content may grow while the box keeps its size
+          owner.set(el.firstElementChild, el);
+          resizeObserver.observe(el.firstElementChild);
+        }
+      }
       markScroller(el);
     });
   }
 
   /* 3. Figures keep legible text on a phone. A figure is never shown below MIN_SCALE of its
-     size (0.55: the book's 11 pt text stays >= 8 px), and a figure wider than the book's
+     size (the book's 11 pt figure text stays >= 7 px), and a figure wider than the book's
      standard 6.4-inch one (a computational graph) never below WIDE_MIN_SCALE; where that is
-     wider than the column (a phone, a figure inside an answer box), it scrolls sideways in a
-     .figure-scroll box instead of shrinking. On a desktop nothing changes. */
+     wider than the column (a figure inside an answer box, a graph on a phone), it scrolls
+     sideways in a .figure-scroll box instead of shrinking. On a desktop nothing changes. */
   const WIDE_FIGURE_PX = 700;   // intrinsic width above which a figure is "wide"
-  const MIN_SCALE = 0.55;
+  const MIN_SCALE = 0.5;
   const WIDE_MIN_SCALE = 0.7;
 
   function keepFiguresLegible() {
     document.querySelectorAll("article .cell_output img, article figure img").forEach((img) => {
-      const apply = () => {
+      let box = img.parentElement;
+      if (!box.classList.contains("figure-scroll")) {
+        box = document.createElement("div");
+        box.className = "figure-scroll";
+        img.replaceWith(box);
+        box.appendChild(img);
+      }
+      const fit = () => {
         const natural = img.naturalWidth;
         if (!natural) return;
-        const minWidth = Math.round(natural * (natural > WIDE_FIGURE_PX ? WIDE_MIN_SCALE : MIN_SCALE));
-        let box = img.parentElement;
-        if (!box.classList.contains("figure-scroll")) {
-          box = document.createElement("div");
-          box.className = "figure-scroll";
-          img.replaceWith(box);
-          box.appendChild(img);
-        }
-        img.style.minWidth = `${minWidth}px`;
-        watchScrollers();
+        const scale = natural > WIDE_FIGURE_PX ? WIDE_MIN_SCALE : MIN_SCALE;
+        const minWidth = Math.round(natural * scale);
+        // only when it matters: no 1-2 px scrolling for a figure that nearly fits
+        img.style.minWidth = box.clientWidth < minWidth - 2 ? `${minWidth}px` : "";
+        markScroller(box);
       };
-      if (img.complete) apply(); else img.addEventListener("load", apply, { once: true });
+      if (img.complete) fit(); else img.addEventListener("load", fit, { once: true });
+      if ("ResizeObserver" in window) new ResizeObserver(fit).observe(box);
     });
+    watchScrollers();
   }
 
   function start() {
