@@ -149,8 +149,9 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None
 
     Each box shows the node's label and op, ``data`` and (if ``show_grad``) ``grad``. Leaves,
     operations and the output get different colours; text is black on light fills and the
-    background is transparent, so the figure reads on light and dark pages. The layout is in
-    inches (equal aspect); ``fontsize`` is in points, large because pages show it scaled down.
+    background is transparent, so the figure reads on light and dark pages. Boxes and spacing are
+    sized in units of ``fontsize`` (points), so the figure is as wide as its text needs; given an
+    ``ax``, the drawing fills it and the text scales with it.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
@@ -166,12 +167,30 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None
     except ImportError:
         palette = _FALLBACK_PALETTE
     pos = _layout(graph)
+    texts = {n.id: _box_text(n, show_grad) for n in graph.nodes}
+    # Sizes in units of the font size (em), so that the boxes fit their text at any fontsize and
+    # the drawing is no wider than the text needs: a 5-column graph is about 47 em wide, so a page
+    # that scales it to its column still shows the text at >= 0.8x the body text.
+    chars = max((len(line) for t in texts.values() for line in t.split("\n")), default=1)
+    lines = max((t.count("\n") + 1 for t in texts.values()), default=1)
+    em = fontsize / 72  # inches
+    w = (0.6 * chars + 1.0) * em  # monospace glyphs are 0.6 em wide
+    h = (1.35 * lines + 0.9) * em
+    dx, dy = w + 1.6 * em, h + 0.8 * em  # column and row pitch: room for the arrows
     n_cols = 1 + int(max((x for x, _ in pos.values()), default=0))
-    n_rows = max((sum(1 for x, _ in pos.values() if x == c) for c in range(n_cols)), default=1)
-    dx, dy, w, h = 2.3, 1.05, 1.75, 0.85  # column/row spacing and box size, in inches if ax=None
+    ys = [y * dy for _, y in pos.values()] or [0.0]
+    width = (n_cols - 1) * dx + w + 0.2 * em
+    height = max(ys) - min(ys) + h + 0.2 * em
     if ax is None:
-        fig, ax = plt.subplots(figsize=(dx * n_cols + 0.2, dy * n_rows + (0.5 if title else 0.2)))
+        fig, ax = plt.subplots(figsize=(width, height + (2.2 * em if title else 0.0)))
+        fig.subplots_adjust(0, 0, 1, (height / (height + 2.2 * em)) if title else 1)
         fig.patch.set_alpha(0.0)
+    else:
+        # The drawing fills the given Axes (equal aspect): scale the text with it, so that it
+        # stays inside its boxes however large or small the Axes is.
+        box = ax.get_position()
+        fig_w, fig_h = ax.figure.get_size_inches()
+        fontsize *= min(box.width * fig_w / width, box.height * fig_h / height)
     ax.patch.set_alpha(0.0)
     sinks = {n.id for n in graph.nodes} - {a for a, _ in graph.edges}
     made = {b for _, b in graph.edges}  # nodes computed from inputs
@@ -179,10 +198,10 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None
         x, y = pos[n.id][0] * dx, pos[n.id][1] * dy
         colour = palette[2] if n.id in sinks else palette[1] if n.id in made else palette[0]
         ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h,
-                                    boxstyle="round,pad=0,rounding_size=0.08",
+                                    boxstyle=f"round,pad=0,rounding_size={0.5 * em}",
                                     facecolor=_tint(colour), edgecolor=colour, linewidth=1.5,
                                     zorder=2))
-        ax.text(x, y, _box_text(n, show_grad), ha="center", va="center", color="black",
+        ax.text(x, y, texts[n.id], ha="center", va="center", color="black",
                 fontsize=fontsize, family="monospace", linespacing=1.35, zorder=3)
     for a, b in graph.edges:
         (xa, ya), (xb, yb) = pos[a], pos[b]
@@ -190,9 +209,8 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None
                                      arrowstyle="-|>", mutation_scale=12, color=_GREY,
                                      linewidth=1.2, shrinkA=1, shrinkB=1, zorder=1,
                                      connectionstyle=f"arc3,rad={-0.25 if xb - xa > 1 else 0}"))
-    ys = [y * dy for _, y in pos.values()] or [0.0]
-    ax.set_xlim(-w / 2 - 0.1, (n_cols - 1) * dx + w / 2 + 0.1)
-    ax.set_ylim(min(ys) - h / 2 - 0.1, max(ys) + h / 2 + 0.1)
+    ax.set_xlim(-w / 2 - 0.1 * em, (n_cols - 1) * dx + w / 2 + 0.1 * em)
+    ax.set_ylim(min(ys) - h / 2 - 0.1 * em, max(ys) + h / 2 + 0.1 * em)
     ax.set_aspect("equal")
     ax.set_axis_off()
     if title:

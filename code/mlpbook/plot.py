@@ -46,6 +46,11 @@ GREY: str = "#808080"
 _MARKERS = ("o", "^", "s", "D", "v", "P", "X")
 _LINESTYLES = ("-", "--", "-.", ":")
 
+#: Text sizes: 11 pt everywhere (legends, ticks, annotations; titles 1.2x). Figures are shown as
+#: SVG, where 1 pt is 4/3 CSS px, so a 6.4-inch figure shown at its size has 14.7 px text, 0.92x
+#: the page's 16 px body text. Helpers never set a smaller size.
+FONT_SIZE: float = 11.0
+
 _RC: dict[str, Any] = {
     "figure.facecolor": "none", "axes.facecolor": "none", "savefig.facecolor": "none",
     "savefig.transparent": True, "legend.facecolor": "none", "legend.edgecolor": GREY,
@@ -53,14 +58,35 @@ _RC: dict[str, Any] = {
     "axes.edgecolor": GREY, "axes.titlecolor": GREY, "xtick.color": GREY, "ytick.color": GREY,
     "grid.color": GREY, "grid.alpha": 0.3, "axes.prop_cycle": cycler(color=PALETTE),
     "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (6.4, 3.2),
-    "svg.fonttype": "none", "font.size": 10, "axes.spines.top": False,
-    "axes.spines.right": False, "lines.linewidth": 2.0,
+    "svg.fonttype": "none", "svg.hashsalt": "mlpbook", "font.size": FONT_SIZE,
+    "legend.fontsize": "medium", "xtick.labelsize": "medium", "ytick.labelsize": "medium",
+    "axes.labelsize": "medium", "axes.titlesize": "large", "figure.titlesize": "large",
+    "axes.spines.top": False, "axes.spines.right": False, "lines.linewidth": 2.0,
 }
 
 
 def use_book_style() -> None:
-    """Set matplotlib defaults for the book: transparent, mid-grey, Okabe-Ito, screen dpi."""
+    """Set matplotlib defaults for the book: transparent, mid-grey, Okabe-Ito, legible text.
+
+    In a notebook (the book's build, Jupyter, Colab) figures are also shown as SVG: sharp at any
+    zoom on a phone, with real text whose size the browser tests can measure.
+    """
     mpl.rcParams.update(_RC)
+    _show_figures_as_svg()
+
+
+def _show_figures_as_svg() -> None:
+    """Make the IPython inline backend emit deterministic SVG (no date, fixed ids), if present."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import InlineBackend
+    except ImportError:  # plain Python: nothing is displayed inline
+        return
+    if get_ipython() is None:
+        return
+    config = InlineBackend.instance()
+    config.print_figure_kwargs = {**config.print_figure_kwargs, "metadata": {"Date": None}}
+    config.figure_formats = {"svg"}
 
 
 @contextlib.contextmanager
@@ -160,11 +186,13 @@ def plot_decision_boundary(model: Callable[..., Any], X: Any, y: Any, ax: Axes |
             k = out.shape[1]
             zz = out.argmax(axis=1).reshape(xx.shape)
             cmap = mpl.colors.ListedColormap(PALETTE[:k])
-            ax.contourf(xx, yy, zz, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.35)
+            ax.contourf(xx, yy, zz, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.35,
+                        rasterized=True)  # an image inside the SVG: 10x smaller than paths
         else:
             zz = (1.0 / (1.0 + np.exp(-out.reshape(-1)))).reshape(xx.shape)
             cmap = LinearSegmentedColormap.from_list("book_div", [PALETTE[0], GREY, PALETTE[1]])
-            cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 11), cmap=cmap, alpha=0.4)
+            cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 11), cmap=cmap, alpha=0.4,
+                             rasterized=True)
             ax.contour(xx, yy, zz, levels=[0.5], colors=GREY, linewidths=1.2, linestyles="--")
             ax.figure.colorbar(cs, ax=ax, label="$P(y=1)$", ticks=[0, 0.5, 1], shrink=0.85)
         for i, c in enumerate(np.unique(yn).astype(int)):
@@ -177,8 +205,9 @@ def plot_decision_boundary(model: Callable[..., Any], X: Any, y: Any, ax: Axes |
         ax.set_ylim(gy[0], gy[-1])
         if title is not None:
             ax.set_title(title)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(np.unique(yn)),
-                  fontsize=8, frameon=False, handletextpad=0.2)
+        # Below the x label (tick labels and label are about 3 em tall), never on top of it.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=3.4,
+                  ncol=len(np.unique(yn)), frameon=False, handletextpad=0.2)
     return ax
 
 
@@ -206,7 +235,7 @@ def plot_loss_curves(histories: Mapping[str, History] | History, ax: Axes | None
         ax.set(xlabel="epoch", ylabel="loss")
         if log:
             ax.set_yscale("log")
-        ax.legend(frameon=False, fontsize=8)
+        ax.legend(frameon=False)
     return ax
 
 
@@ -252,16 +281,28 @@ def plot_capacity_grid(results: Mapping[tuple[int, int], History | tuple[float, 
                 if np.isfinite(grid[r, c]):
                     shade = cmap(im.norm(grid[r, c]))
                     dark = 0.2126 * shade[0] + 0.7152 * shade[1] + 0.0722 * shade[2] < 0.5
-                    a.text(c, r, f"{grid[r, c]:.2g}", ha="center", va="center", fontsize=8,
+                    a.text(c, r, f"{grid[r, c]:.2g}", ha="center", va="center",
                            color="white" if dark else "black")
             a.set(title=name, xlabel="width", xticks=range(len(widths)),
                   xticklabels=[str(w) for w in widths])
         axes[0].set(ylabel="depth", yticks=range(len(depths)),
                     yticklabels=[str(d) for d in depths])
-        fig.colorbar(im, ax=list(axes), label="loss", shrink=0.9)
+        cbar = fig.colorbar(im, ax=list(axes), label="loss", shrink=0.9)
+        if log:  # a few plain labels (0.02, 0.05, 0.1, ...), not crowded 2x10^-1, 3x10^-1, ...
+            cbar.minorticks_off()
+            ticks = _log_ticks(float(finite.min()), float(finite.max()))
+            cbar.set_ticks(ticks, labels=[f"{t:.2g}" for t in ticks])
         if title is not None:
             fig.suptitle(title)
     return fig
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 ticks in [lo, hi] (only powers of ten beyond two decades); at least two."""
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    steps = (1.0, 2.0, 5.0) if hi / lo <= 100 else (1.0,)
+    ticks = [m * 10.0 ** k for k in decades for m in steps if lo <= m * 10.0 ** k <= hi]
+    return ticks if len(ticks) >= 2 else [lo, hi]
 
 
 def plot_fit_1d(X: Any, y: Any, model_or_fn: Callable[..., Any], ax: Axes | None = None, *,
@@ -291,7 +332,7 @@ def plot_fit_1d(X: Any, y: Any, model_or_fn: Callable[..., Any], ax: Axes | None
             ax.plot(grid, true_fn(grid), color=PALETTE[2], linestyle=":", label="truth")
         ax.plot(grid, pred, color=PALETTE[0], label=label, zorder=3)
         ax.set(xlabel="$x$", ylabel="$y$")
-        ax.legend(frameon=False, fontsize=8)
+        ax.legend(frameon=False)
     return ax
 
 

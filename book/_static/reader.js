@@ -1,0 +1,174 @@
+/* Reading on any screen: sidebar toggles that work, and a visible cue on everything that scrolls
+   sideways. Registered in _config.yml (sphinx.config.html_js_files); checked by
+   tests/test_phone.py at 360 and 390 px (touch) and at desktop width. */
+(() => {
+  "use strict";
+
+  /* 1. Sidebar toggles (pydata-sphinx-theme issue #2451).
+     pydata-sphinx-theme 0.17.1 binds its drawer handler, and sphinx-book-theme 1.3.0 its
+     collapse-on-desktop handler, to document.querySelector(".primary-toggle") (and
+     ".secondary-toggle"): the first such button in the page, which is the one in the hidden top
+     navbar (#pst-header). The buttons a reader sees, in the article header, get no listener, so
+     tapping them does nothing on a phone and clicking them does nothing on desktop.
+     sphinx-book-theme 1.3.0 is the newest release that runs on Sphinx 7 (1.4.0 needs Sphinx >= 8.2,
+     and jupyter-book 1.0.4 requires sphinx~=7.0), and it pins pydata-sphinx-theme==0.17.1, so no
+     theme upgrade fixes this. Each visible toggle forwards its click to the button the theme
+     listens to; a capture listener with stopImmediatePropagation keeps a future theme that binds
+     every button from toggling twice. Delete this block once the theme has the fix. */
+  function forwardSidebarToggles() {
+    for (const [cls, controls] of [["primary-toggle", "pst-primary-sidebar"],
+                                   ["secondary-toggle", "pst-secondary-sidebar"]]) {
+      const [bound, ...visible] = document.querySelectorAll(`button.${cls}`);
+      if (!bound) continue;
+      for (const button of visible) {
+        button.setAttribute("aria-controls", controls);
+        if (!button.hasAttribute("aria-label")) {
+          button.setAttribute("aria-label", cls === "primary-toggle" ? "Site navigation"
+                                                                     : "On this page");
+        }
+        button.addEventListener("click", (event) => {
+          event.preventDefault();
+          event.stopImmediatePropagation();
+          bound.click();
+          syncExpanded();
+        }, { capture: true });
+      }
+    }
+    for (const id of ["pst-primary-sidebar-modal", "pst-secondary-sidebar-modal"]) {
+      const dialog = document.getElementById(id);
+      if (dialog) dialog.addEventListener("close", syncExpanded);
+    }
+    window.addEventListener("resize", syncExpanded);
+    syncExpanded();
+  }
+
+  /* aria-expanded on the visible toggles: open drawer (phone) or shown sidebar (desktop). */
+  function syncExpanded() {
+    const primary = document.getElementById("pst-primary-sidebar");
+    const primaryDialog = document.getElementById("pst-primary-sidebar-modal");
+    const secondaryDialog = document.getElementById("pst-secondary-sidebar-modal");
+    const wide = window.matchMedia("(min-width: 992px)").matches;
+    document.querySelectorAll(".bd-header-article button.primary-toggle").forEach((b) => {
+      const shown = primaryDialog && primaryDialog.open
+        || (wide && primary && !primary.classList.contains("pst-sidebar-hidden"));
+      b.setAttribute("aria-expanded", shown ? "true" : "false");
+    });
+    document.querySelectorAll(".bd-header-article button.secondary-toggle").forEach((b) => {
+      b.setAttribute("aria-expanded", secondaryDialog && secondaryDialog.open ? "true" : "false");
+    });
+  }
+
+  /* 2. Horizontal scrollers with a visible cue.
+     Wide display maths, tables, code and outputs scroll inside their own box (custom.css). A box
+     with more content to one side fades out on that side (classes scroll-more-left/-right, a CSS
+     mask), and a tab stop so that keyboard users can scroll it (MathJax gives its own). */
+  const SCROLLERS = [
+    "article div.math > mjx-container",
+    "article span.math > mjx-container",
+    "article .pst-scrollable-table-container",
+    "article .table-wrapper",
+    "article pre",
+    "article .cell_output > .output",
+    "article .figure-scroll",
+  ].join(", ");
+
+  function markScroller(el) {
+    const overflow = el.scrollWidth - el.clientWidth > 1;
+    const left = overflow && el.scrollLeft > 1;
+    const right = overflow && el.scrollLeft + el.clientWidth < el.scrollWidth - 1;
+    el.classList.toggle("scroll-more-left", left);
+    el.classList.toggle("scroll-more-right", right);
+    if (overflow) {
+      el.classList.add("scrolls-x");
+      if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
+    } else {
+      el.classList.remove("scrolls-x");
+    }
+  }
+
+  const watched = new WeakSet();
+  const owner = new WeakMap();  // observed content element -> its scroller
+  let resizeObserver = null;
+
+  function watchScrollers() {
+    if (!resizeObserver && "ResizeObserver" in window) {
+      resizeObserver = new ResizeObserver((entries) => entries.forEach(
+        (e) => markScroller(owner.get(e.target) || e.target)));
+    }
+    document.querySelectorAll(SCROLLERS).forEach((el) => {
+      if (watched.has(el)) {
+        markScroller(el);
+        return;
+      }
+      watched.add(el);
+      el.addEventListener("scroll", () => markScroller(el), { passive: true });
+      if (resizeObserver) {
+        resizeObserver.observe(el);
+        if (el.firstElementChild) {  // its content may grow while the box keeps its size
+          owner.set(el.firstElementChild, el);
+          resizeObserver.observe(el.firstElementChild);
+        }
+      }
+      markScroller(el);
+    });
+  }
+
+  /* 3. Figures keep legible text on a phone. A figure is never shown below MIN_SCALE of its
+     size (the book's 11 pt figure text stays >= 7 px), and a figure wider than the book's
+     standard 6.4-inch one (a computational graph) never below WIDE_MIN_SCALE; where that is
+     wider than the column (a figure inside an answer box, a graph on a phone), it scrolls
+     sideways in a .figure-scroll box instead of shrinking. On a desktop nothing changes. */
+  const WIDE_FIGURE_PX = 700;   // intrinsic width above which a figure is "wide"
+  const MIN_SCALE = 0.5;
+  const WIDE_MIN_SCALE = 0.7;
+
+  function keepFiguresLegible() {
+    document.querySelectorAll("article .cell_output img, article figure img").forEach((img) => {
+      let box = img.parentElement;
+      if (!box.classList.contains("figure-scroll")) {
+        box = document.createElement("div");
+        box.className = "figure-scroll";
+        img.replaceWith(box);
+        box.appendChild(img);
+      }
+      const fit = () => {
+        const natural = img.naturalWidth;
+        if (!natural) return;
+        const scale = natural > WIDE_FIGURE_PX ? WIDE_MIN_SCALE : MIN_SCALE;
+        const minWidth = Math.round(natural * scale);
+        // only when it matters: no 1-2 px scrolling for a figure that nearly fits
+        img.style.minWidth = box.clientWidth < minWidth - 2 ? `${minWidth}px` : "";
+        markScroller(box);
+      };
+      if (img.complete) fit(); else img.addEventListener("load", fit, { once: true });
+      if ("ResizeObserver" in window) new ResizeObserver(fit).observe(box);
+    });
+    watchScrollers();
+  }
+
+  function start() {
+    forwardSidebarToggles();
+    keepFiguresLegible();
+    watchScrollers();
+    // Display maths exists only once MathJax has typeset the page.
+    const mj = window.MathJax;
+    if (mj && mj.startup && mj.startup.promise) {
+      mj.startup.promise.then(watchScrollers);
+    } else {
+      window.addEventListener("load", () => {
+        const m = window.MathJax;
+        if (m && m.startup && m.startup.promise) m.startup.promise.then(watchScrollers);
+      });
+    }
+    window.addEventListener("load", watchScrollers);
+    // Content revealed later (answers, hidden cells) is measured when it opens.
+    document.addEventListener("toggle", watchScrollers, true);
+    document.addEventListener("click", () => setTimeout(watchScrollers, 50), true);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

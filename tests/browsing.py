@@ -1,0 +1,190 @@
+"""Shared by the browser tests: the built site on a local server and one headless Chromium.
+
+Import what you need; the fixtures are imported by name into the test module that uses them,
+``from browsing import browser, site``: ``site`` (base URL of the built site served on
+127.0.0.1) and ``browser`` (Playwright's Chromium, ``/usr/bin/chromium`` or
+``PLAYWRIGHT_CHROMIUM_EXECUTABLE``; one per session, however many modules import it). Helpers:
+``open_page`` (a page that must work offline, with its console errors and failed or external
+requests recorded), ``wait_for_mathjax``, and axe-core (``axe_script``, ``AXE_START_JS``).
+
+Without Chromium the tests fail (never skip) and say how to get it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+HOW_TO_GET_CHROMIUM = (
+    "The browser tests need Chromium. Install it with `sudo apt-get install chromium` "
+    "(Debian/Ubuntu; .ci/run does this on CI), or point PLAYWRIGHT_CHROMIUM_EXECUTABLE at a "
+    "Chromium/Chrome binary (e.g. one from `python -m playwright install chromium`)."
+)
+
+
+def chromium_executable() -> str:
+    """The Chromium to drive; a test failure (not a skip) that says how to get one if missing."""
+    env = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE")
+    if env:
+        if not (Path(env).is_file() and os.access(env, os.X_OK)):
+            pytest.fail(f"PLAYWRIGHT_CHROMIUM_EXECUTABLE={env} is not an executable file. "
+                        + HOW_TO_GET_CHROMIUM, pytrace=False)
+        return env
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail("Chromium not found (looked for /usr/bin/chromium and chromium on PATH). "
+                + HOW_TO_GET_CHROMIUM, pytrace=False)
+
+
+class SiteHandler(SimpleHTTPRequestHandler):
+    """Serves the site silently; remembers every request answered with an HTTP error.
+
+    The server's own record also catches what the browser asks for by itself (a missing
+    /favicon.ico), which Playwright does not report as a page request.
+    """
+
+    errors: list[str] = []
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def log_request(self, code="-", size="-") -> None:
+        code = getattr(code, "value", code)  # an HTTPStatus from send_error
+        if str(code).isdigit() and int(code) >= 400:
+            self.errors.append(f"{self.path}: HTTP {code}")
+
+
+@pytest.fixture(scope="session")
+def site(built_book: Path):
+    """The built site served on 127.0.0.1 (ephemeral port); yields its base URL."""
+    handler = functools.partial(SiteHandler, directory=str(built_book))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+_SHARED: dict = {"users": 0, "playwright": None, "browser": None}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session.
+
+    Playwright's sync API cannot run twice at once in one thread, so every module that imports
+    this fixture (each import is its own fixture to pytest) gets the same browser; the last one
+    to finish closes it.
+    """
+    if _SHARED["browser"] is None:
+        executable = chromium_executable()
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError as exc:
+            pytest.fail(f"playwright is not installed ({exc}): run `make venv`", pytrace=False)
+        pw = sync_playwright().start()
+        try:
+            _SHARED["browser"] = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                                    headless=True)
+        except Exception as exc:
+            pw.stop()
+            pytest.fail(f"Chromium at {executable} did not start: {exc}\n" + HOW_TO_GET_CHROMIUM,
+                        pytrace=False)
+        _SHARED["playwright"] = pw
+    _SHARED["users"] += 1
+    try:
+        yield _SHARED["browser"]
+    finally:
+        _SHARED["users"] -= 1
+        if _SHARED["users"] == 0:
+            _SHARED["browser"].close()
+            _SHARED["playwright"].stop()
+            _SHARED["browser"] = _SHARED["playwright"] = None
+
+
+@dataclass
+class LoadRecord:
+    """What a page did while loading: console errors, failed local and any external requests.
+
+    ``quiet`` is set once the page's own work is done (e.g. before axe runs, which fetches
+    @import-ed stylesheets itself): failures after that go to ``later_requests``.
+    """
+
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    later_requests: list[str] = field(default_factory=list)
+    quiet: bool = False
+
+
+def open_page(context, record: LoadRecord):
+    """A new page in ``context`` that may only talk to 127.0.0.1; what it does goes to ``record``."""
+    page = context.new_page()
+
+    def route(r):
+        host = urlsplit(r.request.url).hostname
+        if r.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            r.continue_()
+        else:  # the site must work offline: flag, and do not wait for the network
+            record.external_requests.append(r.request.url)
+            r.abort()
+
+    def failed(req):
+        if urlsplit(req.url).hostname == "127.0.0.1":
+            (record.later_requests if record.quiet else record.failed_requests).append(
+                f"{req.url}: {req.failure}")
+
+    def response(resp):
+        if resp.status >= 400 and urlsplit(resp.url).hostname == "127.0.0.1":
+            (record.later_requests if record.quiet else record.failed_requests).append(
+                f"{resp.url}: HTTP {resp.status}")
+
+    page.route("**/*", route)
+    page.on("console", lambda m: m.type == "error" and not record.quiet
+            and record.console_errors.append(
+                f"{m.text} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"))
+    page.on("pageerror", lambda e: record.console_errors.append(f"uncaught: {e}"))
+    page.on("requestfailed", failed)
+    page.on("response", response)
+    return page
+
+
+def wait_for_mathjax(page) -> None:
+    """Wait until MathJax has loaded and typeset the page (when the page has maths)."""
+    if not page.evaluate("() => !!document.querySelector('article .math')"):
+        return
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                           timeout=15_000)
+    page.evaluate("() => MathJax.startup.promise.then(() => true)")
+
+
+AXE_OPTIONS = {"resultTypes": ["violations"]}
+# Starts axe in the page and returns at once; collect with page.evaluate("() => window.__mlpbookAxe").
+AXE_START_JS = """(options) => {
+  window.__mlpbookAxe = axe.run(document, options).then(r => r.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
+    targets: v.nodes.slice(0, 5).map(n => n.target.join(', ')),
+    summary: (v.nodes[0].failureSummary || '').replace(/\\n/g, ' ').slice(0, 300),
+  })));
+}"""
+
+
+@functools.cache
+def axe_script() -> str:
+    """axe-core's source, from the pinned axe-playwright-python (no download)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe().axe_script
