@@ -56,7 +56,6 @@ CODE_PAGES = [p.docname for p in PAGES if p.has_code]
 THEMES = ("light", "dark")
 COLAB_PREFIX = "https://colab.research.google.com/github/"
 SERIOUS = ("serious", "critical")
-_axe_script = axe_script  # the name tests/test_explorer.py imports
 
 
 @dataclass(frozen=True)

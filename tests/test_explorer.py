@@ -13,7 +13,7 @@
 - In the simulated Colab (``tests/test_colab.py``'s, reused by import): ``explore`` installed by
   the notebooks' setup cell displays, and its HTML runs in Chromium with no request.
 
-Reused from ``tests/test_browser.py`` by import: the ``site`` fixture (the built site served on
+Reused from ``tests/browsing.py`` by import: the ``site`` fixture (the built site served on
 127.0.0.1), finding Chromium and its flags, axe-core. The browser itself is this module's own, on
 a thread of its own: Playwright's sync API allows one instance per thread, and test_browser's
 session-wide browser may be running in the main thread.
@@ -39,8 +39,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import ROOT, SITE_ROOT
-from test_browser import CHROMIUM_ARGS, SERIOUS, _axe_script, chromium_executable
-from test_browser import site  # noqa: F401 (the built site on 127.0.0.1: a fixture)
+from browsing import CHROMIUM_ARGS, axe_script, chromium_executable
+from browsing import site  # noqa: F401 (the built site on 127.0.0.1: a fixture)
+from test_browser import SERIOUS
 
 from mlpbook import engine
 from mlpbook.engine import Value
@@ -687,7 +688,7 @@ def test_readable_accessible_and_within_the_screen(browser, site: str, theme: st
         layout = page.evaluate(LAYOUT_JS)
         applied = page.evaluate("document.documentElement.dataset.theme")
         loading = list(problems)  # what axe fetches itself afterwards is not the page's
-        page.evaluate(_axe_script())
+        page.evaluate(axe_script())
         violations = page.evaluate("""() => axe.run(document.querySelector('.mlpx'),
             {resultTypes: ['violations']}).then(r => r.violations.map(v => ({id: v.id,
             impact: v.impact, help: v.help, targets: v.nodes.slice(0, 5).map(n => n.target.join(' '))})))""")
