@@ -27,10 +27,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mlpbook import validation
+from mlpbook import models, validation
 from mlpbook.engine import Value
 from mlpbook.gradcheck import central_difference
-from mlpbook.models import make_mlp
 from mlpbook.timelimit import TimeLimitExceeded, call_with_time_limit
 
 __all__ = ["CheckResult", "check_backward", "check_tanh", "check_mlp_backward",
@@ -124,7 +123,7 @@ def _check_settings(verbose: object, timeout: object, **tolerances: object) -> f
     validation.boolean(verbose, "verbose")
     for key, value in tolerances.items():
         validation.number(value, key, low=0.0)
-    return validation.number(timeout, "timeout", low=0.0, high=3600.0, low_open=True)
+    return validation.number(timeout, "timeout", low=0.01, high=3600.0)
 
 
 def _run(name: str, body: Callable[[], CheckResult], verbose: bool, timeout: float,
@@ -345,7 +344,7 @@ def check_mlp_backward(backward_fn: Callable[..., Sequence[Any]], *, seed: int =
 
 
 def _in_features(model: nn.Module) -> int | None:
-    return next((m.in_features for m in model.modules() if isinstance(m, nn.Linear)), None)
+    return next(iter(models._input_widths(model)), None)
 
 
 def _float64_copy(name: str, model: nn.Module) -> nn.Module:
@@ -499,7 +498,7 @@ def check_training_loop(train_loop: Callable[..., Any], *, n_steps: int = 5, see
         g = torch.Generator().manual_seed(seed)
         X = torch.randn(16, 2, generator=g, dtype=torch.float64)
         y = torch.sin(X.sum(dim=1, keepdim=True))
-        model = make_mlp(2, [4], 1, activation="tanh", seed=seed, dtype=torch.float64)
+        model = models.make_mlp(2, [4], 1, activation="tanh", seed=seed, dtype=torch.float64)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         if loop is not None:
             _call(name, loop, model, X.clone(), y.clone(), optimizer, nn.MSELoss(), n_steps)

@@ -25,11 +25,14 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(validation.seed(seed))
 
 
-def _check(n: int, noise: float, dtype: torch.dtype, seed: int, min_n: int = 2) -> None:
-    validation.integer(n, "n", low=min_n, high=MAX_POINTS)
-    validation.number(noise, "noise", low=0.0)
+def _check(n: int, noise: float, dtype: torch.dtype, seed: int,
+           min_n: int = 2) -> tuple[int, float]:
+    """Check the arguments every generator shares; return ``(n, noise)`` as int and float."""
+    n = validation.integer(n, "n", low=min_n, high=MAX_POINTS)
+    noise = validation.number(noise, "noise", low=0.0)
     validation.float_dtype(dtype)
     validation.seed(seed)
+    return n, noise
 
 
 def _cast(X: Tensor, dtype: torch.dtype, name: str = "noise") -> Tensor:
@@ -55,7 +58,7 @@ def _halves(n: int) -> tuple[int, int]:
 def xor(n: int = 200, *, noise: float = 0.1, seed: int,
         dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Four Gaussian blobs at (+-1, +-1); label 1 where the two coordinates differ in sign."""
-    _check(n, noise, dtype, seed, min_n=4)
+    n, noise = _check(n, noise, dtype, seed, min_n=4)
     g = _generator(seed)
     corners = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [1.0, -1.0]],
                            dtype=torch.float64)
@@ -68,7 +71,7 @@ def xor(n: int = 200, *, noise: float = 0.1, seed: int,
 def two_moons(n: int = 200, *, noise: float = 0.1, seed: int,
               dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Two interleaving half circles (class 0 on top, class 1 shifted below)."""
-    _check(n, noise, dtype, seed)
+    n, noise = _check(n, noise, dtype, seed)
     g = _generator(seed)
     n0, n1 = _halves(n)
     t0 = torch.linspace(0, math.pi, n0, dtype=torch.float64)
@@ -83,8 +86,9 @@ def two_moons(n: int = 200, *, noise: float = 0.1, seed: int,
 def circles(n: int = 200, *, noise: float = 0.05, factor: float = 0.5, seed: int,
             dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """A unit circle (class 0) around a smaller circle of radius ``factor`` (class 1)."""
-    _check(n, noise, dtype, seed)
-    validation.number(factor, "factor", low=0.0, high=1.0, low_open=True, high_open=True)
+    n, noise = _check(n, noise, dtype, seed)
+    factor = validation.number(factor, "factor", low=0.0, high=1.0, low_open=True,
+                               high_open=True)
     g = _generator(seed)
     n0, n1 = _halves(n)
     t0 = torch.linspace(0, 2 * math.pi, n0 + 1, dtype=torch.float64)[:-1]
@@ -99,8 +103,8 @@ def circles(n: int = 200, *, noise: float = 0.05, factor: float = 0.5, seed: int
 def spirals(n: int = 200, *, noise: float = 0.1, turns: float = 1.5, seed: int,
             dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Two interleaved Archimedean spirals of ``turns`` turns each, radius growing to 1."""
-    _check(n, noise, dtype, seed)
-    validation.number(turns, "turns", low=0.0, high=10.0, low_open=True)
+    n, noise = _check(n, noise, dtype, seed)
+    turns = validation.number(turns, "turns", low=0.0, high=10.0, low_open=True)
     g = _generator(seed)
     n0, n1 = _halves(n)
     arms = []
@@ -116,7 +120,7 @@ def spirals(n: int = 200, *, noise: float = 0.1, turns: float = 1.5, seed: int,
 def sine(n: int = 100, *, noise: float = 0.1, x_range: tuple[float, float] = (-math.pi, math.pi),
          seed: int, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Noisy regression data ``y = sin(x) + noise * eps`` with x uniform on ``x_range``."""
-    _check(n, noise, dtype, seed, min_n=1)
+    n, noise = _check(n, noise, dtype, seed, min_n=1)
     pair = validation.sequence(x_range, "x_range", min_len=2, what="two numbers (low, high)")
     if len(pair) != 2:
         raise ValueError(f"x_range must be a pair (low, high), got {len(pair)} numbers")
@@ -138,8 +142,8 @@ def split(X: Tensor, y: Tensor, *, frac: float = 0.25,
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must have the same number of rows, got shapes "
                          f"{tuple(X.shape)} and {tuple(y.shape)}")
-    validation.number(frac, "frac", low=0.0, high=1.0, low_open=True, high_open=True)
-    validation.seed(seed)
+    frac = validation.number(frac, "frac", low=0.0, high=1.0, low_open=True, high_open=True)
+    seed = validation.seed(seed)
     n = X.shape[0]
     n_val = round(frac * n)
     if not 1 <= n_val <= n - 1:

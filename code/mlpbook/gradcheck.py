@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import warnings
@@ -54,9 +55,9 @@ def numerical_grad(f: Callable[..., torch.Tensor], *inputs: torch.Tensor,
     Returns:
         One tensor per input, same shape and dtype: ``grad[j][i] ≈ ∂f/∂inputs[j][i]``.
     """
-    validation.function(f, "f")
-    _check_h(h)
-    _check_tensors(inputs)
+    f = validation.named(f, "f")
+    _check_tensors(inputs, h)
+    _check_arity(f, len(inputs))
     for j, x in enumerate(inputs):
         if x.dtype != torch.float64:
             warnings.warn(_FLOAT32_MESSAGE.format(what=f"inputs[{j}]", dtype=x.dtype, h=h,
@@ -118,7 +119,7 @@ def check_scalar(f: Callable[[float], float], df: Callable[[float], float], x: f
                  name: str | None = None) -> GradcheckReport:
     """Compare a hand-written derivative ``df(x)`` with ``central_difference(f, x, h)``."""
     f, x, h = _check_difference(f, x, h)
-    validation.function(df, "df")
+    df = validation.named(df, "df")
     _check_tolerances(atol, rtol, name)
     return _report(name or _name_of(f), [_out(df(x), "df(x)", finite=False)],
                    [central_difference(f, x, h)], atol, rtol)
@@ -132,12 +133,13 @@ def check_value_fn(f: Callable[..., Value], inputs: Sequence[float], *, atol: fl
         f: builds a ``Value`` from ``len(inputs)`` ``Value`` arguments.
         inputs: the point (floats) at which the gradient is checked.
     """
-    validation.function(f, "f")
+    f = validation.named(f, "f")
     inputs = validation.sequence(inputs, "inputs", min_len=1, what="numbers")
     xs = [validation.number(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
     _check_h(h)
     _check_tolerances(atol, rtol, name)
     leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
+    _check_arity(f, len(leaves))
     out = f(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"f must return a Value, got {validation.describe(out)}")
@@ -165,9 +167,9 @@ def check_torch_fn(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, atol: 
             with ``Float32Warning`` and is upcast).
         analytic: optional gradients to check instead of autograd's, one per input, same shapes.
     """
-    validation.function(f, "f")
-    _check_tensors(inputs)
-    _check_h(h)
+    f = validation.named(f, "f")
+    _check_tensors(inputs, h)
+    _check_arity(f, len(inputs))
     _check_tolerances(atol, rtol, name)
     low = [str(x.dtype) for x in inputs if x.dtype != torch.float64]
     if low:
@@ -203,9 +205,9 @@ def torch_gradcheck(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, eps: 
     only answers True/False. ``check_torch_fn`` handles scalar outputs and returns a readable
     ``GradcheckReport``; the tests check that the two agree.
     """
-    validation.function(f, "f")
-    _check_tensors(inputs)
-    validation.number(eps, "eps", low=0.0, low_open=True)
+    f = validation.named(f, "f")
+    _check_tensors(inputs, eps, "eps")
+    _check_arity(f, len(inputs))
     _check_tolerances(atol, rtol)
     xs = tuple(x.detach().to(torch.float64).clone().requires_grad_(True) for x in inputs)
     out = f(*xs)
@@ -252,11 +254,28 @@ def _check_h(h: object) -> float:
 
 def _check_difference(f: object, x: object, h: object) -> tuple[Callable, float, float]:
     """Check the arguments of a central difference: f callable, x finite, x ± h distinct."""
-    f, x, h = validation.function(f, "f"), validation.number(x, "x"), _check_h(h)
-    if x + h == x - h:
-        raise ValueError(f"h = {h:g} is too small for x = {x:g}: in float64 x + h and x - h "
-                         f"are the same number; use h of about {abs(x) * 1e-6:g}")
+    f, x, h = validation.named(f, "f"), validation.number(x, "x"), _check_h(h)
+    _check_step(x, h, "x")
     return f, x, h
+
+
+def _check_step(x: float, h: float, name: str, hname: str = "h") -> None:
+    """Raise unless float64 can represent x ± h closely enough for a difference quotient."""
+    if not math.isfinite((x + h) - (x - h)) or abs((x + h) - (x - h) - 2 * h) > 1e-3 * h:
+        raise ValueError(f"{hname} = {h:g} does not fit {name} = {x:g}: in float64, x + {hname} "
+                         f"and x - {hname} are not 2{hname} apart; use {hname} of about "
+                         f"{max(abs(x), 1.0) * 1e-6:g}")
+
+
+def _check_arity(f: Callable, n: int) -> None:
+    """Raise ValueError if ``f`` visibly cannot take ``n`` positional arguments (one per input)."""
+    try:
+        inspect.signature(f).bind(*range(n))
+    except TypeError as err:
+        raise ValueError(f"inputs holds {n} number(s) but f cannot be called with {n} "
+                         f"argument(s) ({err}): give one number per argument of f") from None
+    except ValueError:  # no signature to inspect (some builtins): let the call decide
+        pass
 
 
 def _check_tolerances(atol: object, rtol: object, name: object = None) -> None:
@@ -266,12 +285,16 @@ def _check_tolerances(atol: object, rtol: object, name: object = None) -> None:
     validation.text(name, "name", optional=True)
 
 
-def _check_tensors(inputs: Sequence[object]) -> None:
-    """Raise unless ``inputs`` is a non-empty sequence of non-empty, finite float tensors."""
+def _check_tensors(inputs: Sequence[object], h: object, hname: str = "h") -> None:
+    """Raise unless ``inputs`` is a non-empty sequence of non-empty, finite float tensors whose
+    elements can each be nudged by ``±h`` in float64."""
+    h = validation.number(h, hname, low=0.0, low_open=True)
     if not inputs:
         raise ValueError("inputs must hold at least one tensor, got none")
     for j, x in enumerate(inputs):
         validation.tensor(x, f"inputs[{j}]", floating=True)
+        _check_step(x.detach().double().abs().max().item(), h,
+                    f"the largest entry of inputs[{j}]", hname)
 
 
 def _out(y: object, what: str, *, finite: bool = True) -> float:

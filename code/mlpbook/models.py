@@ -39,7 +39,7 @@ def make_mlp(in_features: int, hidden_sizes: Sequence[int], out_features: int, *
     act = activations.get(activation)
     validation.float_dtype(dtype)
     if seed is not None:
-        validation.seed(seed, "seed (an int or None)")
+        seed = validation.seed(seed, "seed (an int or None)")
 
     with torch.random.fork_rng(enabled=seed is not None):
         if seed is not None:
@@ -107,8 +107,18 @@ def _check_sizes(in_features: object, hidden_sizes: object, out_features: object
 
 
 def _in_features(model: nn.Module) -> int | None:
-    """The input width of ``model``: that of its first ``nn.Linear`` (None if it has none)."""
-    return next((m.in_features for m in model.modules() if isinstance(m, nn.Linear)), None)
+    """The input width of ``model`` where its structure shows it: an ``nn.Linear``, or an
+    ``MLP``/``nn.Sequential``/``nn.ModuleList`` that starts with one (else None)."""
+    while isinstance(model, (MLP, nn.Sequential, nn.ModuleList)):
+        model = model.net if isinstance(model, MLP) else next(iter(model), None)
+    return model.in_features if isinstance(model, nn.Linear) else None
+
+
+def _input_widths(model: nn.Module) -> list[int]:
+    """Possible input widths: the one the structure shows, else those of all Linear layers."""
+    known = _in_features(model)
+    return [known] if known else list(dict.fromkeys(
+        m.in_features for m in model.modules() if isinstance(m, nn.Linear)))
 
 
 def _dtype(model: nn.Module) -> torch.dtype | None:
@@ -136,10 +146,10 @@ def _float64_copy(model: object) -> tuple[Callable[[torch.Tensor], torch.Tensor]
                                           torch.dtype]:
     """Return ``(f, in_features, dtype)``: f runs a float64 copy of ``model`` in eval mode."""
     validation.module(model)
-    n_in = _in_features(model)
-    if n_in is None:
-        raise ValueError(f"model must contain an nn.Linear layer (its input width is read from "
-                         f"the first one), got {type(model).__name__} without one")
+    widths = _input_widths(model)
+    if not widths:
+        raise ValueError(f"model must contain an nn.Linear layer (the input width is read from "
+                         f"the layers), got {type(model).__name__} without one")
     dtype = _dtype(model) or torch.float32
     try:
         twin = copy.deepcopy(model).double().eval()
@@ -157,10 +167,18 @@ def _float64_copy(model: object) -> tuple[Callable[[torch.Tensor], torch.Tensor]
                              f"{tuple(X.shape)}: {str(err).splitlines()[0] if str(err) else err!r}"
                              ) from None
         if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != X.shape[0]:
-            raise ValueError(f"model must map an input of shape (n, {n_in}) to an output of "
-                             f"shape (n, out_features), got {validation.describe(out)}")
+            raise ValueError(f"model must map an input of shape {tuple(X.shape)} to an output "
+                             f"of shape (n, out_features), got {validation.describe(out)}")
         return out
 
+    for n_in in widths[:-1]:  # a custom forward: find the width the model accepts
+        try:
+            f(torch.zeros(1, n_in, dtype=torch.float64))
+            break
+        except ValueError:
+            continue
+    else:
+        n_in = widths[-1]
     return f, n_in, dtype
 
 

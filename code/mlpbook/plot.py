@@ -96,6 +96,9 @@ def _predict(model_or_fn: Callable[..., Any], grid: np.ndarray, name: str) -> np
     except RuntimeError as err:  # torch's shape and dtype errors
         raise ValueError(f"{name} could not be applied to inputs of shape (m, {grid.shape[1]}): "
                          f"{str(err).splitlines()[0]}") from None
+    except Exception as err:  # the model's own code failed: keep its error, name the argument
+        validation.add_note(err, name)
+        raise
     finally:
         if isinstance(model_or_fn, torch.nn.Module) and was_training:
             model_or_fn.train()
@@ -342,7 +345,7 @@ def plot_fit_1d(X: Any, y: Any, model_or_fn: Callable[..., Any], ax: Axes | None
     validation.function(model_or_fn, "model_or_fn")
     validation.axes(ax)
     if true_fn is not None:
-        validation.function(true_fn, "true_fn")
+        true_fn = validation.named(true_fn, "true_fn")
     validation.text(label, "label")
     with _book_rc():
         ax = _new_ax(ax)

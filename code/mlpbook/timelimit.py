@@ -51,7 +51,7 @@ def call_with_time_limit(fn: Callable[..., Any], *args: Any, seconds: float,
     Exceptions raised by ``fn`` propagate unchanged.
     """
     validation.function(fn, "fn")
-    seconds = validation.number(seconds, "seconds", low=0.0, high=86400.0, low_open=True)
+    seconds = validation.number(seconds, "seconds", low=1e-3, high=86400.0)
     if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
         return _with_alarm(fn, args, kwargs, seconds)
     return _with_thread(fn, args, kwargs, seconds)

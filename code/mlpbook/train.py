@@ -105,6 +105,9 @@ def _forward(model: nn.Module, X: Tensor, name: str = "X") -> Tensor:
     except RuntimeError as err:  # torch's shape and dtype errors
         raise ValueError(f"the model could not be applied to {name} of shape "
                          f"{tuple(X.shape)}: {str(err).splitlines()[0]}") from None
+    except Exception as err:  # the model's own code failed: keep its error, name the model
+        validation.add_note(err, "model")
+        raise
     if not isinstance(out, Tensor) or out.shape[:1] != X.shape[:1]:
         raise ValueError(f"the model must return a tensor with one row per row of {name} "
                          f"({X.shape[0]}), got {validation.describe(out)}")
@@ -129,6 +132,9 @@ def _loss(loss_fn: LossFn, y_hat: Tensor, y: Tensor, task: str | None = None) ->
         raise ValueError(f"loss_fn(output, y) failed for an output of shape "
                          f"{tuple(y_hat.shape)} and y of shape {tuple(y.shape)}: "
                          f"{str(err).splitlines()[0]}") from None
+    except Exception as err:  # the loss function's own code failed
+        validation.add_note(err, "loss_fn")
+        raise
     if not isinstance(loss, Tensor) or loss.numel() != 1:
         raise ValueError(f"loss_fn must return a one-element tensor, got "
                          f"{validation.describe(loss)}")
@@ -210,10 +216,11 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, loss_fn: LossFn | None = No
         raise ValueError("X_val and y_val must be given together (or both left out)")
     if X_val is not None:
         X_val, y_val = _check_data(model, X_val, y_val, ("X_val", "y_val"), task)
-    lr = validation.number(lr, "lr", low=0.0, low_open=True)
-    n_epochs = validation.integer(n_epochs, "n_epochs", low=1)
+    lr = validation.number(lr, "lr", low=0.0, low_open=True,  # and it must fit the dtype
+                           high=torch.finfo(models._dtype(model) or torch.float64).max)
+    n_epochs = validation.integer(n_epochs, "n_epochs", low=1, high=1_000_000)
     if batch_size is not None:
-        validation.integer(batch_size, "batch_size (an int or None)", low=1)
+        batch_size = validation.integer(batch_size, "batch_size (an int or None)", low=1)
     validation.boolean(zero_grad, "zero_grad")
     validation.boolean(progress, "progress")
     seed = validation.seed(seed)
@@ -247,7 +254,7 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, loss_fn: LossFn | None = No
                 optimizer.step()
 
             _record(history, model, loss_fn, task, X, y, X_val, y_val)
-            _check_finite(history, epoch, lr if own_optimizer else None)
+            _check_finite(history, model, epoch, lr if own_optimizer else None)
             if progress and (epoch % max(1, n_epochs // 100) == 0 or epoch == n_epochs):
                 _show_progress(epoch, n_epochs, history)
     return history
@@ -275,12 +282,14 @@ def _record(history: History, model: nn.Module, loss_fn: LossFn, task: str, X: T
                 accs.append((_predicted(y_hat) == y_s.reshape(-1).long()).double().mean().item())
 
 
-def _check_finite(history: History, epoch: int, lr: float | None) -> None:
-    """Raise ValueError once a recorded loss is nan or inf: the training diverged."""
-    for key in ("train_loss", "val_loss"):
-        values = getattr(history, key)
-        if values and not math.isfinite(values[-1]):
-            advice = (f"lower lr (it is {lr:g})" if lr is not None else
-                      "lower the optimizer's learning rate")
-            raise ValueError(f"training diverged: after epoch {epoch} the {key.replace('_', ' ')} "
-                             f"is {values[-1]}; {advice}")
+def _check_finite(history: History, model: nn.Module, epoch: int, lr: float | None) -> None:
+    """Raise ValueError once a loss or a parameter is nan or inf: the training diverged."""
+    bad = [f"the {key.replace('_', ' ')} is {getattr(history, key)[-1]}"
+           for key in ("train_loss", "val_loss")
+           if getattr(history, key) and not math.isfinite(getattr(history, key)[-1])]
+    if not bad and not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        bad = ["some parameters are nan or inf"]
+    if bad:
+        advice = (f"lower lr (it is {lr:g})" if lr is not None else
+                  "lower the optimizer's learning rate")
+        raise ValueError(f"training diverged: after epoch {epoch} {bad[0]}; {advice}")

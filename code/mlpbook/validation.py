@@ -9,6 +9,7 @@ a value can only be a tensor or an array if its library is already imported.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import sys
@@ -17,7 +18,8 @@ from typing import Any
 
 __all__ = [
     "describe", "number", "integer", "boolean", "text", "one_of", "function", "seed",
-    "sequence", "tensor", "array", "module", "float_dtype", "axes", "SEED_MAX",
+    "sequence", "tensor", "array", "module", "float_dtype", "axes", "SEED_MAX", "named",
+    "add_note",
 ]
 
 #: Largest seed accepted everywhere (NumPy's legacy ``np.random.seed`` stops at 2**32 - 1).
@@ -141,6 +143,31 @@ def function(x: object, name: str) -> Callable[..., Any]:
     if not callable(x):
         raise _fail(TypeError, name, "a function (something callable)", x)
     return x  # type: ignore[return-value]
+
+
+def add_note(err: BaseException, name: str) -> None:
+    """Add a note naming ``name`` to an error raised inside a function the user passed in."""
+    note = f"(raised inside {name}, the function passed to mlpbook as {name!r})"
+    if hasattr(err, "add_note") and note not in getattr(err, "__notes__", []):
+        err.add_note(note)  # Python 3.11+: shown under the message, traceback intact
+
+
+def named(fn: object, name: str) -> Callable[..., Any]:
+    """Return ``fn`` (checked callable) wrapped so that an error it raises names ``name``.
+
+    The error keeps its type and traceback: it is the user's function that failed.
+    """
+    fn = function(fn, name)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            add_note(err, name)
+            raise
+
+    return wrapper
 
 
 def seed(x: object, name: str = "seed") -> int:
