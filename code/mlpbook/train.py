@@ -254,7 +254,8 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, loss_fn: LossFn | None = No
                 optimizer.step()
 
             _record(history, model, loss_fn, task, X, y, X_val, y_val)
-            _check_finite(history, model, epoch, lr if own_optimizer else None)
+            _check_finite(history, model if epoch == n_epochs else None, epoch,
+                          lr if own_optimizer else None)
             if progress and (epoch % max(1, n_epochs // 100) == 0 or epoch == n_epochs):
                 _show_progress(epoch, n_epochs, history)
     return history
@@ -282,12 +283,14 @@ def _record(history: History, model: nn.Module, loss_fn: LossFn, task: str, X: T
                 accs.append((_predicted(y_hat) == y_s.reshape(-1).long()).double().mean().item())
 
 
-def _check_finite(history: History, model: nn.Module, epoch: int, lr: float | None) -> None:
-    """Raise ValueError once a loss or a parameter is nan or inf: the training diverged."""
+def _check_finite(history: History, model: nn.Module | None, epoch: int,
+                  lr: float | None) -> None:
+    """Raise ValueError once a loss (or, given a model, a parameter) is nan or inf."""
     bad = [f"the {key.replace('_', ' ')} is {getattr(history, key)[-1]}"
            for key in ("train_loss", "val_loss")
            if getattr(history, key) and not math.isfinite(getattr(history, key)[-1])]
-    if not bad and not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+    if not bad and model is not None and not all(bool(torch.isfinite(p).all())
+                                                 for p in model.parameters()):
         bad = ["some parameters are nan or inf"]
     if bad:
         advice = (f"lower lr (it is {lr:g})" if lr is not None else
