@@ -225,3 +225,21 @@ def test_a_check_inside_an_outer_time_limit_gives_the_outer_timer_back() -> None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_endless_loop_in_a_jupyter_kernel_is_stopped() -> None:
+    """The real channel: a check in a cell of a Jupyter kernel (as in the lab and in Colab)."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    cells = ["import time\nfrom mlpbook.checks import check_tanh\n"
+             "def tanh(v):\n    while True:\n        time.sleep(0.01)",
+             "start = time.monotonic()\nresult = check_tanh(tanh, timeout=1)\n"
+             "print('elapsed', time.monotonic() - start)",
+             "print('kernel alive', result.passed)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    out = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
+    assert out[1].startswith("❌ check_tanh: your code did not finish within 1 s"), out[1]
+    assert float(out[1].split("elapsed")[1]) <= 1 + MARGIN
+    assert out[2].strip() == "kernel alive False"

@@ -172,7 +172,7 @@ def plot_decision_boundary(model: Callable[..., Any], X: Any, y: Any, ax: Axes |
         X: inputs, shape (n, 2). y: labels, shape (n,) or (n, 1), integer-valued.
         resolution: grid points per axis (>= 2).
     """
-    validation.function(model, "model")
+    validation.function(model, "model", "a torch model or a function of a tensor")
     Xn = validation.array(X, "X")
     if Xn.ndim != 2 or Xn.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2), got {Xn.shape}")
@@ -342,7 +342,7 @@ def plot_fit_1d(X: Any, y: Any, model_or_fn: Callable[..., Any], ax: Axes | None
     if Xn.shape != yn.shape:
         raise ValueError(f"X and y must hold the same number of points, got {Xn.size} and "
                          f"{yn.size} (X must be (n,) or (n, 1))")
-    validation.function(model_or_fn, "model_or_fn")
+    validation.function(model_or_fn, "model_or_fn", "a torch model or a function of a tensor")
     validation.axes(ax)
     if true_fn is not None:
         true_fn = validation.named(true_fn, "true_fn")

@@ -138,10 +138,11 @@ def one_of(x: object, name: str, options: Iterable[str],
     return x
 
 
-def function(x: object, name: str) -> Callable[..., Any]:
+def function(x: object, name: str,
+             what: str = "a function (something callable)") -> Callable[..., Any]:
     """Return ``x`` if it can be called."""
     if not callable(x):
-        raise _fail(TypeError, name, "a function (something callable)", x)
+        raise _fail(TypeError, name, what, x)
     return x  # type: ignore[return-value]
 
 
