@@ -52,6 +52,8 @@ from mlpbook import plot, timelimit, train, validation  # noqa: E402
 from mlpbook.engine import Value, topological_sort  # noqa: E402
 
 PACKAGE = Path(mlpbook.__file__).parent
+# float32 inputs to the gradient checks warn by design (Float32Warning); the oracle checks it.
+pytestmark = pytest.mark.filterwarnings("ignore::mlpbook.gradcheck.Float32Warning")
 f64 = torch.float64
 
 
