@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -145,9 +146,10 @@ def test_check_answer() -> None:
 @pytest.mark.parametrize("check", [checks.check_backward, checks.check_tanh,
                                    checks.check_mlp_backward, checks.check_is_linear,
                                    checks.check_training_loop])
-def test_checks_reject_a_non_callable(check) -> None:
-    with pytest.raises(TypeError, match="callable"):
-        check(42)
+@pytest.mark.parametrize("not_a_function", [42, None, ..., "tanh"])
+def test_checks_fail_on_a_non_callable(check, not_a_function) -> None:
+    _assert_fails(check(not_a_function, verbose=False), "callable", "expected a function",
+                  "without calling it")
 
 
 def test_check_collapse_reports_a_transposed_weight() -> None:
@@ -155,5 +157,34 @@ def test_check_collapse_reports_a_transposed_weight() -> None:
     single = collapse_linear(model)
     W, b = single.weight.detach(), single.bias.detach()
     _assert_fails(checks.check_collapse(model, (W.T, b), verbose=False), "wrong shape")
-    with pytest.raises(TypeError, match="model"):
-        checks.check_collapse(lambda X: X, single)  # type: ignore[arg-type]
+    _assert_fails(checks.check_collapse(lambda X: X, single, verbose=False), "model",
+                  "nn.Module")  # type: ignore[arg-type]
+    assert checks.check_collapse(model, collapse_linear, verbose=False)  # a function is called
+
+
+def test_check_answer_never_passes_vacuously() -> None:
+    for observed in ["5", True, np.bool_(True), 5 + 0j, torch.tensor([True]), [[1, 2], [3]],
+                     None, ..., float("inf")]:
+        _assert_fails(checks.check_answer("q", observed, 5, verbose=False))
+    assert checks.check_answer("q", np.int64(5), 5, verbose=False)
+    assert checks.check_answer("best (width, depth)", (8, 1), (8, 1), atol=0, verbose=False)
+    for expected, exc in [(True, TypeError), ("5", TypeError), (float("nan"), ValueError)]:
+        with pytest.raises(exc, match="expected"):
+            checks.check_answer("q", 5, expected)
+
+
+@pytest.mark.parametrize("call, exc, word", [
+    (lambda: checks.check_backward(math.sin, points=[]), ValueError, "points"),
+    (lambda: checks.check_backward(math.sin, points=[math.nan]), ValueError, r"points\[0\]"),
+    (lambda: checks.check_tanh(math.tanh, atol=-1.0), ValueError, "atol"),
+    (lambda: checks.check_mlp_backward(print, seed=-1), ValueError, "seed"),
+    (lambda: checks.check_training_loop(print, n_steps=0), ValueError, "n_steps"),
+    (lambda: checks.check_is_linear(print, in_features=0), ValueError, "in_features"),
+    (lambda: checks.check_tanh(math.tanh, verbose="yes"), TypeError, "verbose"),
+    (lambda: checks.check_tanh(math.tanh, timeout=0), ValueError, "timeout"),
+    (lambda: checks.check_answer(3, 1, 1), TypeError, "name"),
+])
+def test_the_pages_settings_are_validated(call, exc, word) -> None:
+    """What the page passes (not the student) raises: a wrong setting is a bug to fix."""
+    with pytest.raises(exc, match=word):
+        call()

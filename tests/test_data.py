@@ -77,6 +77,7 @@ def test_split() -> None:
     (dict(n=0), ValueError), (dict(n=-5), ValueError), (dict(n=2.5), TypeError),
     (dict(noise=-0.1), ValueError), (dict(noise=float("nan")), ValueError),
     (dict(noise="big"), TypeError), (dict(seed=1.0), TypeError),
+    (dict(seed=-1), ValueError), (dict(seed=2**32), ValueError), (dict(n=10**12), ValueError),
     (dict(dtype=torch.int32), TypeError),
 ])
 def test_rejects_bad_input(make, kwargs: dict, exc: type) -> None:
@@ -94,6 +95,8 @@ def test_rejects_bad_input(make, kwargs: dict, exc: type) -> None:
     (lambda: split(torch.zeros(10, 2), torch.zeros(9), seed=0), "rows"),
     (lambda: split(torch.zeros(10, 2), torch.zeros(10), frac=1.0, seed=0), "frac"),
     (lambda: split(torch.zeros(2, 2), torch.zeros(2), frac=0.1, seed=0), "empty"),
+    (lambda: two_moons(seed=0, noise=1e300), "noise"),
+    (lambda: sine(seed=0, x_range=(0.0, float("inf"))), r"x_range\[1\]"),
 ])
 def test_rejects_bad_specific_arguments(call, word: str) -> None:
     with pytest.raises(ValueError, match=word):

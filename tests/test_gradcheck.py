@@ -125,17 +125,29 @@ def test_report_prints_readably():
 
 
 @pytest.mark.parametrize("call,exc,match", [
-    (lambda: central_difference(math.sin, 0.0, h=0.0), ValueError, "h must be positive"),
+    (lambda: central_difference(math.sin, 0.0, h=0.0), ValueError, "h must be a finite number > 0"),
+    (lambda: central_difference(math.sin, "1.0"), TypeError, "x must be a finite number"),
+    (lambda: central_difference(math.sin, math.nan), ValueError, "x must be a finite number"),
+    (lambda: central_difference(math.sin, 1e20), ValueError, "h = 1e-06 does not fit x = 1e"),
+    (lambda: central_difference(lambda t: "a", 1.0), TypeError, r"f\(x \+ h\) must be a number"),
+    (lambda: central_difference(math.log, 0.0), ValueError, r"f\(x \+ h\)|math domain"),
     (lambda: central_difference(math.sin, 0.0, h="1"), TypeError, "h"),
     (lambda: check_scalar(math.sin, math.cos, "x"), TypeError, "x"),
-    (lambda: check_value_fn(lambda a: a, []), TypeError, "inputs"),
+    (lambda: check_value_fn(lambda a: a, []), ValueError, "inputs"),
     (lambda: check_value_fn(lambda a: 2.0, [1.0]), TypeError, "return a Value"),
     (lambda: check_value_fn(lambda a: a, [math.nan]), ValueError, r"inputs\[0\]"),
     (lambda: check_torch_fn(lambda t: t, torch.ones(3, dtype=f64)), ValueError, r"scalar.*\(3,\)"),
     (lambda: check_torch_fn(lambda t: t.sum(), [1.0]), TypeError, r"inputs\[0\]"),
     (lambda: check_torch_fn(lambda t: t.sum(), torch.ones(2, dtype=torch.int64)), TypeError, "floating"),
     (lambda: numerical_grad(lambda t: t.sum()), ValueError, "input"),
-    (lambda: torch_gradcheck(lambda t: t.sum(), "x"), TypeError, "torch.Tensor"),
+    (lambda: torch_gradcheck(lambda t: t.sum(), "x"), TypeError, r"inputs\[0\] must be a torch tensor"),
+    (lambda: torch_gradcheck(lambda t: t.sum(), torch.ones(0, dtype=f64)), ValueError,
+     r"inputs\[0\] must be a tensor with at least one element"),
+    (lambda: torch_gradcheck(lambda t: "x", torch.ones(2, dtype=f64)), TypeError, "f"),
+    (lambda: numerical_grad(lambda t: t.sum(), torch.tensor([1.0, math.nan], dtype=f64)),
+     ValueError, r"inputs\[0\] must hold only finite numbers"),
+    (lambda: check_scalar(math.sin, lambda t: "1", 0.3), TypeError, r"df\(x\) must be a number"),
+    (lambda: check_torch_fn(lambda t: t.sum(), torch.ones(2, dtype=f64), atol=-1), ValueError, "atol"),
 ])
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):

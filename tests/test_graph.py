@@ -63,6 +63,11 @@ def test_trace_bad_input():
         trace_tensor(Value(1.0))
     with pytest.raises(ValueError, match="grad_fn"):
         trace_tensor(torch.tensor(1.0))
+    a = torch.tensor(2.0, requires_grad=True)
+    with pytest.raises(TypeError, match="names"):
+        trace_tensor(a * a, names=[a])
+    with pytest.raises(TypeError, match=r"names\['a'\]"):
+        trace_tensor(a * a, names={"a": 2.0})
 
 
 def test_draw_graph_returns_axes_without_show(monkeypatch):
@@ -87,5 +92,16 @@ def test_draw_graph_bad_input():
         draw_graph(cyclic)
     with pytest.raises(ValueError, match="node id"):
         draw_graph(Graph([Node(0, "a", "", 1.0, None)], [(0, 5)]))
+    g = trace_value(small_expression())
+    for kwargs, exc, word in [(dict(ax="x"), TypeError, "ax"), (dict(title=3), TypeError, "title"),
+                              (dict(show_grad="yes"), TypeError, "show_grad"),
+                              (dict(fontsize=0), ValueError, "fontsize"),
+                              (dict(max_nodes=1.5), TypeError, "max_nodes")]:
+        with pytest.raises(exc, match=word):
+            draw_graph(g, **kwargs)
+    with pytest.raises(TypeError, match=r"graph.nodes\[0\]"):
+        draw_graph(Graph(["not a node"], []))
+    with pytest.raises(TypeError, match=r"graph.edges\[0\]"):
+        draw_graph(Graph([Node(0, "a", "", 1.0, None)], [0]))
     with pytest.raises(ValueError, match="max_nodes"):
         draw_graph(trace_value(sum((Value(1.0) for _ in range(10)), Value(0.0))), max_nodes=5)

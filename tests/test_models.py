@@ -6,16 +6,19 @@ import pytest
 import torch
 from torch import nn
 
+from mlpbook import activations
 from mlpbook.models import ACTIVATIONS, MLP, collapse_linear, count_parameters, make_mlp
 
+NONLINEAR = [name for name in ACTIVATIONS if name != "identity"]
 
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+
+@pytest.mark.parametrize("activation", NONLINEAR)
 def test_make_mlp_alternates_linear_and_activation(activation: str) -> None:
     net = make_mlp(2, [8, 4], 1, activation=activation, seed=0)
     kinds = [type(m).__name__ for m in net]
     act = type(net[1]).__name__
     assert kinds == ["Linear", act, "Linear", act, "Linear"]
-    assert act.lower() == activation
+    assert type(ACTIVATIONS[activation].torch_module()) is type(net[1])
     assert net(torch.zeros(5, 2)).shape == (5, 1)
 
 
@@ -87,11 +90,52 @@ def test_collapse_linear_accepts_mlp_wrapper_identity_and_keeps_float32() -> Non
         torch.testing.assert_close(collapse_linear(net)(X), net(X), rtol=0, atol=1e-12)
 
 
-def test_collapse_linear_rejects_nonlinear_module_by_name() -> None:
-    with pytest.raises(ValueError, match="ReLU"):
-        collapse_linear(make_mlp(2, [4], 1, activation="relu"))
+@pytest.mark.parametrize("activation", NONLINEAR)
+def test_collapse_linear_rejects_nonlinear_module_by_name(activation: str) -> None:
+    net = make_mlp(2, [4], 1, activation=activation)
+    with pytest.raises(ValueError, match=rf"Not linear: module '1' \({type(net[1]).__name__}\)"):
+        collapse_linear(net)
     with pytest.raises(TypeError, match="model"):
         collapse_linear("not a model")  # type: ignore[arg-type]
+
+
+def _check_collapse(model: nn.Module, n_in: int) -> None:
+    single = collapse_linear(model)
+    X = torch.randn(20, n_in, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    f = (lambda x: [x := m(x) for m in model][-1]) if isinstance(model, nn.ModuleList) else model
+    assert single.weight.dtype == torch.float32  # the model's dtype
+    with torch.no_grad():
+        torch.testing.assert_close(single(X.float()), f(X.float()), rtol=1e-5, atol=1e-5)
+
+
+class _Reordered(nn.Module):
+    """Linear, with its layers registered in the opposite order of use."""
+
+    def __init__(self, relu: bool = False) -> None:
+        super().__init__()
+        self.second, self.first, self.relu = nn.Linear(4, 2), nn.Linear(3, 4), relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.first(x)
+        return self.second(torch.relu(h) if self.relu else h)
+
+
+def test_collapse_linear_probes_whatever_the_structure() -> None:
+    """A layer used twice, a ModuleList, a custom forward: the map is probed, not the types."""
+    torch.manual_seed(0)
+    square = nn.Linear(3, 3)
+    _check_collapse(nn.Sequential(square, square), 3)
+    _check_collapse(nn.ModuleList([nn.Linear(3, 5), nn.Linear(5, 2)]), 3)
+    _check_collapse(_Reordered(), 3)
+    with pytest.raises(ValueError, match="forward of _Reordered applies something non-linear"):
+        collapse_linear(_Reordered(relu=True))
+    with pytest.raises(ValueError, match="nn.Linear"):
+        collapse_linear(nn.Sequential(nn.Identity()))
+    nan_net = nn.Linear(2, 1)
+    with torch.no_grad():
+        nan_net.weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="finite"):
+        collapse_linear(nan_net)
 
 
 def test_count_parameters() -> None:
@@ -107,7 +151,11 @@ def test_count_parameters() -> None:
     (dict(out_features=-1), ValueError, "out_features"),
     (dict(hidden_sizes=[4, 0]), ValueError, r"hidden_sizes\[1\]"),
     (dict(hidden_sizes="44"), TypeError, "hidden_sizes"),
-    (dict(activation="gelu"), ValueError, "activation"),
+    (dict(activation="no-such-activation"), ValueError, "activation"),
+    (dict(activation="linear"), ValueError, "called 'identity'"),
+    (dict(activation="ReLU"), ValueError, "lower case"),
+    (dict(seed=-1), ValueError, "seed"), (dict(seed=2**32), ValueError, "seed"),
+    (dict(in_features=10**6, hidden_sizes=[10**6]), ValueError, "parameters"),
     (dict(dtype=torch.int64), TypeError, "dtype"),
     (dict(seed=1.5), TypeError, "seed"),
 ])
@@ -117,5 +165,16 @@ def test_make_mlp_rejects_bad_input(kwargs: dict, exc: type, word: str) -> None:
         make_mlp(**args)
 
 
-def test_activations_constant() -> None:
-    assert ACTIVATIONS == ("relu", "sigmoid", "tanh", "identity")
+def test_models_read_the_one_registry() -> None:
+    assert ACTIVATIONS is activations.ACTIVATIONS
+
+
+def test_mlp_forward_names_bad_input() -> None:
+    model = MLP(2, [4], 1, seed=0)
+    for X, exc, word in [(torch.zeros(3, 3), ValueError, "2 features"),
+                         (torch.zeros(3, 2, dtype=torch.float64), TypeError, "float64"),
+                         (torch.zeros(3, 2, dtype=torch.int64), TypeError, r"X.float\(\)"),
+                         (torch.full((3, 2), float("nan")), ValueError, "finite"),
+                         ([[0.0, 1.0]], TypeError, "torch tensor")]:
+        with pytest.raises(exc, match=word):
+            model(X)

@@ -8,11 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import fast, medium_floats
 
+from mlpbook.activations import ACTIVATIONS
 from mlpbook.engine import Value
 from mlpbook.nn import MLP, Layer, Module, Neuron
 
 f64 = torch.float64
-TORCH_ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "linear": lambda z: z}
 
 
 def torch_forward(mlp: MLP, x: list[float]):
@@ -23,11 +23,11 @@ def torch_forward(mlp: MLP, x: list[float]):
         W = torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=f64, requires_grad=True)
         b = torch.tensor([n.b.data for n in layer.neurons], dtype=f64, requires_grad=True)
         params += [W, b]
-        h = TORCH_ACT[layer.neurons[0].activation](W @ h + b)
+        h = ACTIVATIONS[layer.neurons[0].activation].torch_module()(W @ h + b)
     return h, params
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 @given(st.lists(medium_floats, min_size=3, max_size=3), st.integers(0, 1000))
 @fast
 def test_mlp_gradients_match_torch(activation, x, seed):
@@ -49,7 +49,7 @@ def test_mlp_gradients_match_torch(activation, x, seed):
 def test_structure_seeding_and_zero_grad():
     mlp = MLP(2, [3, 1], seed=0)
     assert [n.activation for n in mlp.layers[0].neurons] == ["relu"] * 3
-    assert mlp.layers[-1].neurons[0].activation == "linear"
+    assert mlp.layers[-1].neurons[0].activation == "identity"
     assert len(mlp.parameters()) == (2 + 1) * 3 + (3 + 1) * 1
     same = MLP(2, [3, 1], seed=0)
     other = MLP(2, [3, 1], seed=1)
@@ -87,7 +87,13 @@ def test_width_one_hidden_layer_and_single_output():
     (lambda: MLP(2, 3), TypeError, "n_outs"),
     (lambda: MLP(0, [1]), ValueError, "n_in"),
     (lambda: MLP(2.0, [1]), TypeError, "n_in"),
-    (lambda: MLP(2, [1], activation="gelu"), ValueError, "activation"),
+    (lambda: MLP(2, [1], activation="no-such-activation"), ValueError, "activation"),
+    (lambda: MLP(2, [1], activation="linear"), ValueError, "called 'identity'"),
+    (lambda: MLP(2, [1], activation=None), TypeError, "activation"),
+    (lambda: MLP(2, [1], seed=-1), ValueError, "seed"),
+    (lambda: MLP(2, [1])([1.0, "a"]), TypeError, r"x\[1\]"),
+    (lambda: MLP(2, [1])([1.0, float("nan")]), ValueError, r"x\[1\]"),
+    (lambda: Layer(10_000, 10_000), ValueError, "n_in \\* n_out"),
     (lambda: Neuron(2, seed="a"), TypeError, "seed"),
     (lambda: Layer(2, 0), ValueError, "n_out"),
     (lambda: MLP(2, [1])([1.0, 2.0, 3.0]), ValueError, "length 2"),

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from mlpbook import plot  # noqa: E402
+from mlpbook.activations import ACTIVATIONS  # noqa: E402
 from mlpbook.data import sine, two_moons  # noqa: E402
 from mlpbook.models import MLP  # noqa: E402
 from mlpbook.train import History  # noqa: E402
@@ -44,11 +45,27 @@ def test_use_book_style_sets_transparent_grey() -> None:
         assert matplotlib.rcParams["text.color"] == plot.GREY
 
 
+def _labels(ax: Axes) -> list[str]:
+    return [line.get_label() for line in ax.lines if not line.get_label().startswith("_")]
+
+
 def test_plot_activations_returns_two_panel_figure() -> None:
     fig = plot.plot_activations()
     assert isinstance(fig, Figure) and len(fig.axes) == 2
-    assert all(len(ax.lines) >= 3 for ax in fig.axes)
+    assert _labels(fig.axes[0]) == ["ReLU", "sigmoid", "tanh"]
     assert fig.get_facecolor()[3] == 0.0  # transparent background
+    relu_grad = fig.axes[1].lines[0].get_ydata()
+    assert np.isnan(relu_grad).sum() == 1  # the line breaks once, at ReLU's kink
+
+
+def test_plot_activations_draws_every_registered_activation() -> None:
+    fig = plot.plot_activations(names=list(ACTIVATIONS))
+    for ax in fig.axes:
+        assert _labels(ax) == [a.label for a in ACTIVATIONS.values()]
+    for bad, exc in [(["relu", "gelu-not-registered"], ValueError), ([], ValueError),
+                     ("relu", TypeError)]:
+        with pytest.raises(exc, match="names"):
+            plot.plot_activations(names=bad)
 
 
 def test_plot_decision_boundary_binary_and_given_ax() -> None:
@@ -74,6 +91,13 @@ def test_plot_decision_boundary_multiclass_and_bad_input() -> None:
         plot.plot_decision_boundary(MLP(2, [4], 1), X, y, resolution=1)
     with pytest.raises(TypeError, match="ax"):
         plot.plot_decision_boundary(MLP(2, [4], 1), X, y, ax="left")
+    for args, exc, word in [((None, X, y), TypeError, "model"),
+                            ((MLP(2, [4], 1), X, y + 0.5), ValueError, "class labels"),
+                            ((MLP(2, [4], 1), [[0.0, 1.0], [2.0]], [0, 1]), ValueError, "X"),
+                            ((lambda g: g.sum(), X, y), ValueError, "model"),
+                            ((lambda g: g[:, 0] * float("nan"), X, y), ValueError, "finite")]:
+        with pytest.raises(exc, match=word):
+            plot.plot_decision_boundary(*args, resolution=5)
 
 
 def test_plot_loss_curves() -> None:
@@ -96,6 +120,15 @@ def test_plot_capacity_grid() -> None:
         plot.plot_capacity_grid({})
     with pytest.raises(ValueError, match="log"):
         plot.plot_capacity_grid({(1, 1): (0.0, 1.0)})
+    same = {(w, d): (0.5, 0.5) for w in (2, 8) for d in (1, 2)}  # every loss equal
+    for log in (True, False):
+        assert isinstance(plot.plot_capacity_grid(same, log=log), Figure)
+    for bad, exc, word in [({(1, 1): "a"}, TypeError, "results"),
+                           ({(1, 1): (float("nan"), 1.0)}, ValueError, "training loss"),
+                           ({(0, 1): (1.0, 1.0)}, ValueError, "width"),
+                           ([1, 2], TypeError, "results")]:
+        with pytest.raises(exc, match=word):
+            plot.plot_capacity_grid(bad)
 
 
 def test_plot_fit_1d() -> None:

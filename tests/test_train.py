@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+from torch import nn
 
 from mlpbook.data import sine, split, two_moons
 from mlpbook.models import MLP, make_mlp
@@ -100,5 +101,38 @@ def test_rejects_bad_model_and_data() -> None:
         train(lambda X: X, torch.zeros(4, 2), torch.zeros(4))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="rows"):
         train(MLP(2, [4], 1), torch.zeros(4, 2), torch.zeros(5))
-    with pytest.raises(TypeError, match="tensors"):
+    with pytest.raises(TypeError, match="X must be a torch tensor"):
         accuracy(MLP(2, [4], 1), [[0.0, 0.0]], [0.0])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("call, exc, word", [
+    (lambda m: train(m, torch.zeros(4, 3), torch.zeros(4)), ValueError, "X must have 2 features"),
+    (lambda m: train(m, torch.zeros(4, 2, dtype=torch.long), torch.zeros(4)), TypeError, "X"),
+    (lambda m: train(m, torch.zeros(0, 2), torch.zeros(0)), ValueError, "X"),
+    (lambda m: train(m, torch.tensor([[0.0, float("nan")], [1.0, 1.0]]), torch.zeros(2)),
+     ValueError, "X must hold only finite numbers"),
+    (lambda m: train(m, torch.zeros(4, 2), torch.full((4,), 0.5) + 1), ValueError, "labels 0 and 1"),
+    (lambda m: train(m, torch.randn(8, 2), torch.randn(8), lr=1e6, n_epochs=30,
+                     task="regression"), ValueError, "diverged.*lower lr"),
+    (lambda m: train(m, torch.zeros(4, 2), torch.zeros(4), seed=2**32), ValueError, "seed"),
+    (lambda m: train(m, torch.zeros(4, 2), torch.zeros(4), zero_grad=1), TypeError, "zero_grad"),
+    (lambda m: train(m, torch.zeros(4, 2), torch.zeros(4, 3), task="regression"), ValueError,
+     "output"),
+    (lambda m: accuracy(m, torch.zeros(4, 2), torch.full((4,), 0.7)), ValueError, "y must hold"),
+    (lambda m: accuracy(m, torch.zeros(4, 2), 0.7), TypeError, "y must be a torch tensor"),
+    (lambda m: evaluate(m, torch.zeros(4, 2), torch.zeros(4), "mse"), TypeError, "loss_fn"),
+])
+def test_bad_data_is_named(call, exc, word) -> None:
+    with pytest.raises(exc, match=word):
+        call(MLP(2, [4], 1, seed=0))
+
+
+def test_evaluate_and_accuracy_line_up_shapes_and_dtypes() -> None:
+    """(n, 1) outputs against (n,) targets: no silent n x n broadcast; float64 X is converted."""
+    model = MLP(2, [4], 1, seed=0)
+    X, y = torch.randn(10, 2, generator=torch.Generator().manual_seed(0)), torch.ones(10)
+    with torch.no_grad():
+        want = ((model(X).reshape(-1) - y) ** 2).mean().item()
+    assert abs(evaluate(model, X, y, nn.MSELoss()) - want) <= 1e-6
+    assert abs(evaluate(model, X.double(), y.double(), nn.MSELoss()) - want) <= 1e-6
+    assert accuracy(model, X.double(), y) == accuracy(model, X, y.reshape(-1, 1))

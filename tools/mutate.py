@@ -322,7 +322,7 @@ MUTANTS: list[Mutant] = _engine_mutants() + [
            swap("f(x + h)", "f(x - h)", scope="def"), "book/autograd"),
     Mutant("make-mlp-no-activation", "models", "make_mlp", "MLP builder",
            "make_mlp drops the activations: Linear, Linear, ..., Linear",
-           delete_statement("layers.append(_ACTIVATION_CLASSES[activation]())"), "book/mlp"),
+           delete_statement("layers.append(act.torch_module())"), "book/mlp"),
     Mutant("train-skips-zero-grad", "train", "train", "training loop",
            "train() never calls optimizer.zero_grad(): gradients accumulate across steps",
            delete_statement("optimizer.zero_grad()"), "book/practice"),

@@ -2,8 +2,9 @@
 
 Modules, one concept each: ``engine`` (scalar autograd), ``graph`` (computational graphs),
 ``gradcheck`` (finite differences), ``nn`` (teaching MLP on ``Value``), ``models`` (torch MLPs),
-``data`` (seeded toy data sets), ``train`` (the training loop), ``plot`` (figures) and
-``checks`` (lab self-checks).
+``data`` (seeded toy data sets), ``train`` (the training loop), ``plot`` (figures),
+``checks`` (lab self-checks, run under ``timelimit``), ``activations`` (the one registry of
+activation functions) and ``validation`` (the argument checks every module uses).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ __all__ = ["set_seed", "__version__"]
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and torch with one integer ``seed``."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+    """Seed Python's ``random``, NumPy and torch with one integer ``seed`` in [0, 2**32 - 1]."""
+    from mlpbook import validation
+
+    seed = validation.seed(seed)  # checked before anything is seeded
     random.seed(seed)
     import numpy as np  # imported here so that `import mlpbook` stays cheap
 

@@ -13,26 +13,34 @@ import math
 import torch
 from torch import Tensor
 
+from mlpbook import validation
+
 __all__ = ["xor", "two_moons", "circles", "spirals", "sine", "split"]
+
+#: Toy data sets: at most this many points.
+MAX_POINTS = 10_000_000
 
 
 def _generator(seed: int) -> torch.Generator:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    return torch.Generator().manual_seed(seed)
+    return torch.Generator().manual_seed(validation.seed(seed))
 
 
-def _check(n: int, noise: float, dtype: torch.dtype, min_n: int = 2) -> None:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < min_n:
-        raise ValueError(f"n must be an int >= {min_n}, got {n}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)):
-        raise TypeError(f"noise must be a float, got {type(noise).__name__}")
-    if not math.isfinite(noise) or noise < 0:
-        raise ValueError(f"noise must be a finite float >= 0, got {noise}")
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+def _check(n: int, noise: float, dtype: torch.dtype, seed: int,
+           min_n: int = 2) -> tuple[int, float]:
+    """Check the arguments every generator shares; return ``(n, noise)`` as int and float."""
+    n = validation.integer(n, "n", low=min_n, high=MAX_POINTS)
+    noise = validation.number(noise, "noise", low=0.0)
+    validation.float_dtype(dtype)
+    validation.seed(seed)
+    return n, noise
+
+
+def _cast(X: Tensor, dtype: torch.dtype, name: str = "noise") -> Tensor:
+    """``X`` in ``dtype``; ValueError naming ``name`` if a point overflows that dtype."""
+    out = X.to(dtype)
+    if not bool(torch.isfinite(out).all()):
+        raise ValueError(f"{name} is too large: some points overflow {dtype}")
+    return out
 
 
 def _finish(X: Tensor, y: Tensor, noise: float, g: torch.Generator,
@@ -40,7 +48,7 @@ def _finish(X: Tensor, y: Tensor, noise: float, g: torch.Generator,
     """Add Gaussian noise of std ``noise``, shuffle the rows, cast to ``dtype``."""
     X = X + noise * torch.randn(X.shape, generator=g, dtype=torch.float64)
     perm = torch.randperm(X.shape[0], generator=g)
-    return X[perm].to(dtype), y[perm].to(dtype)
+    return _cast(X[perm], dtype), y[perm].to(dtype)
 
 
 def _halves(n: int) -> tuple[int, int]:
@@ -50,7 +58,7 @@ def _halves(n: int) -> tuple[int, int]:
 def xor(n: int = 200, *, noise: float = 0.1, seed: int,
         dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Four Gaussian blobs at (+-1, +-1); label 1 where the two coordinates differ in sign."""
-    _check(n, noise, dtype, min_n=4)
+    n, noise = _check(n, noise, dtype, seed, min_n=4)
     g = _generator(seed)
     corners = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [-1.0, 1.0], [1.0, -1.0]],
                            dtype=torch.float64)
@@ -63,7 +71,7 @@ def xor(n: int = 200, *, noise: float = 0.1, seed: int,
 def two_moons(n: int = 200, *, noise: float = 0.1, seed: int,
               dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Two interleaving half circles (class 0 on top, class 1 shifted below)."""
-    _check(n, noise, dtype)
+    n, noise = _check(n, noise, dtype, seed)
     g = _generator(seed)
     n0, n1 = _halves(n)
     t0 = torch.linspace(0, math.pi, n0, dtype=torch.float64)
@@ -78,9 +86,9 @@ def two_moons(n: int = 200, *, noise: float = 0.1, seed: int,
 def circles(n: int = 200, *, noise: float = 0.05, factor: float = 0.5, seed: int,
             dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """A unit circle (class 0) around a smaller circle of radius ``factor`` (class 1)."""
-    _check(n, noise, dtype)
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < 1:
-        raise ValueError(f"factor must be a float in (0, 1), got {factor!r}")
+    n, noise = _check(n, noise, dtype, seed)
+    factor = validation.number(factor, "factor", low=0.0, high=1.0, low_open=True,
+                               high_open=True)
     g = _generator(seed)
     n0, n1 = _halves(n)
     t0 = torch.linspace(0, 2 * math.pi, n0 + 1, dtype=torch.float64)[:-1]
@@ -95,9 +103,8 @@ def circles(n: int = 200, *, noise: float = 0.05, factor: float = 0.5, seed: int
 def spirals(n: int = 200, *, noise: float = 0.1, turns: float = 1.5, seed: int,
             dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Two interleaved Archimedean spirals of ``turns`` turns each, radius growing to 1."""
-    _check(n, noise, dtype)
-    if isinstance(turns, bool) or not isinstance(turns, (int, float)) or not 0 < turns <= 10:
-        raise ValueError(f"turns must be a float in (0, 10], got {turns!r}")
+    n, noise = _check(n, noise, dtype, seed)
+    turns = validation.number(turns, "turns", low=0.0, high=10.0, low_open=True)
     g = _generator(seed)
     n0, n1 = _halves(n)
     arms = []
@@ -113,29 +120,30 @@ def spirals(n: int = 200, *, noise: float = 0.1, turns: float = 1.5, seed: int,
 def sine(n: int = 100, *, noise: float = 0.1, x_range: tuple[float, float] = (-math.pi, math.pi),
          seed: int, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Noisy regression data ``y = sin(x) + noise * eps`` with x uniform on ``x_range``."""
-    _check(n, noise, dtype, min_n=1)
-    try:
-        lo, hi = (float(v) for v in x_range)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"x_range must be a pair (low, high), got {x_range!r}") from err
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"x_range must be finite with low < high, got {x_range!r}")
+    n, noise = _check(n, noise, dtype, seed, min_n=1)
+    pair = validation.sequence(x_range, "x_range", min_len=2, what="two numbers (low, high)")
+    if len(pair) != 2:
+        raise ValueError(f"x_range must be a pair (low, high), got {len(pair)} numbers")
+    lo, hi = (validation.number(v, f"x_range[{i}]", low=-1e6, high=1e6)
+              for i, v in enumerate(pair))
+    if not lo < hi:
+        raise ValueError(f"x_range must have low < high, got ({lo:g}, {hi:g})")
     g = _generator(seed)
     X = lo + (hi - lo) * torch.rand((n, 1), generator=g, dtype=torch.float64)
     y = torch.sin(X) + noise * torch.randn((n, 1), generator=g, dtype=torch.float64)
-    return X.to(dtype), y.to(dtype)
+    return _cast(X, dtype, "x_range"), _cast(y, dtype)
 
 
 def split(X: Tensor, y: Tensor, *, frac: float = 0.25,
           seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Randomly hold out a fraction ``frac`` of the rows: ``(X_train, y_train, X_val, y_val)``."""
-    if not isinstance(X, Tensor) or not isinstance(y, Tensor):
-        raise TypeError("X and y must be torch tensors")
-    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
+    validation.tensor(X, "X", ndim=(1, 2), finite=False)
+    validation.tensor(y, "y", ndim=(1, 2), finite=False)
+    if X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must have the same number of rows, got shapes "
                          f"{tuple(X.shape)} and {tuple(y.shape)}")
-    if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
-        raise ValueError(f"frac must be a float in (0, 1), got {frac!r}")
+    frac = validation.number(frac, "frac", low=0.0, high=1.0, low_open=True, high_open=True)
+    seed = validation.seed(seed)
     n = X.shape[0]
     n_val = round(frac * n)
     if not 1 <= n_val <= n - 1:

@@ -9,20 +9,20 @@ operations exist; everything else is built from them (``a - b`` is ``a + (-b)``,
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 from typing import Callable, Union
 
-__all__ = ["Value", "topological_sort"]
+from mlpbook import validation
+
+__all__ = ["Value", "topological_sort", "ZeroDivision"]
 
 Number = Union[int, float]
 
 
-def _check_number(x: object, name: str) -> float:
-    """Return ``x`` as a finite float, or raise TypeError/ValueError naming ``name``."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"{name} must be an int or float, got {type(x).__name__}: {x!r}")
-    if not math.isfinite(x):
-        raise ValueError(f"{name} must be finite, got {x}")
-    return float(x)
+class ZeroDivision(ZeroDivisionError, ValueError):
+    """Division by a ``Value`` of 0 (or 0 to a negative power): both a ZeroDivisionError and a
+    ValueError, so ``except ValueError`` catches it like every other bad input."""
 
 
 class Value:
@@ -30,13 +30,11 @@ class Value:
 
     def __init__(self, data: Number, label: str = "", *, _prev: tuple[Value, ...] = (),
                  _op: str = "") -> None:
-        if not isinstance(label, str):
-            raise TypeError(f"label must be a str, got {type(label).__name__}")
-        self.data: float = _check_number(data, "data")
+        self.prev: tuple[Value, ...] = _check_prev(_prev)  # ordered, no duplicates
+        self.data: float = _check_data(data, validation.text(_op, "_op"), self.prev)
         self.grad: float = 0.0
-        self.label: str = label
+        self.label: str = validation.text(label, "label")
         self.op: str = _op
-        self.prev: tuple[Value, ...] = tuple(dict.fromkeys(_prev))  # ordered, no duplicates
         self._backward: Callable[[], None] = lambda: None
 
     @property
@@ -45,7 +43,9 @@ class Value:
         return not self.prev
 
     def __repr__(self) -> str:
-        return f"Value(data={self.data:.4f}, grad={self.grad:.4f})"
+        grad = self.grad
+        shown = f"{grad:.4f}" if isinstance(grad, (int, float)) else repr(grad)  # even if broken
+        return f"Value(data={self.data:.4f}, grad={shown})"
 
     # ----- core operations: each one is a local derivative --------------------------------
     def __add__(self, other: Value | Number) -> Value:
@@ -74,13 +74,14 @@ class Value:
 
     def __pow__(self, exponent: Number) -> Value:
         """Return ``self ** exponent`` for a constant exponent; d(out)/d(self) = p x^(p-1)."""
-        p = _check_number(exponent, "exponent")
+        p = validation.number(exponent, "exponent")
         if self.data <= 0 and not p.is_integer():
             raise ValueError(f"x ** {p:g} needs x > 0 for a non-integer exponent, "
                              f"got x = {self.data}")
         if self.data == 0 and p < 0:
-            raise ZeroDivisionError(f"cannot raise a zero Value to the negative power {p:g}")
-        out = Value(self.data**p, _prev=(self,), _op=f"**{p:g}")
+            raise ZeroDivision(f"division by zero: x ** {p:g} at x = 0 (a / b is computed as "
+                               f"a * b ** -1, so dividing by a Value of 0 ends here too)")
+        out = Value(_power(self.data, p), _prev=(self,), _op=f"**{p:g}")
 
         def _backward() -> None:
             self.grad += p * self.data ** (p - 1) * out.grad
@@ -100,6 +101,8 @@ class Value:
 
     def exp(self) -> Value:
         """Return ``e ** self``; d(out)/d(self) = out."""
+        if self.data > _MAX_EXP:  # e ** 709.79 is the largest float64
+            raise ValueError(f"exp({self.data:g}) overflows float64: exp needs x <= 709.78")
         out = Value(math.exp(self.data), _prev=(self,), _op="exp")
 
         def _backward() -> None:
@@ -181,7 +184,7 @@ class Value:
     # ----- backpropagation -----------------------------------------------------------------
     def backward(self, grad: float = 1.0) -> None:
         """Backpropagate from this node: add d(self)/d(leaf) * grad to each leaf's grad."""
-        grad = _check_number(grad, "grad")
+        grad = validation.number(grad, "grad")
         order = topological_sort(self)
         for node in order:
             if not node.is_leaf:
@@ -189,19 +192,63 @@ class Value:
         self.grad += grad
         for node in reversed(order):  # outputs before inputs
             node._backward()
+        _check_grads(order, grad)
 
     def zero_grad(self) -> None:
         """Set this node's gradient back to 0.0."""
         self.grad = 0.0
 
 
+_MAX_EXP = math.log(sys.float_info.max)  # 709.78...
+
+
 def _as_value(x: Value | Number) -> Value:
     """Wrap a Python number as a constant leaf ``Value``; pass a ``Value`` through."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"other operand must be a Value, int or float, got {type(x).__name__}")
-    return Value(x)
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"the other operand must be a Value or a number, got "
+                        f"{validation.describe(x)}")
+    return Value(validation.number(x, "the other operand"))
+
+
+def _check_prev(prev: object) -> tuple[Value, ...]:
+    """Return the inputs of an operation as a tuple of distinct Values, in order."""
+    if not isinstance(prev, (tuple, list)) or not all(isinstance(p, Value) for p in prev):
+        raise TypeError(f"_prev must be a tuple of the Values the result is computed from, "
+                        f"e.g. (self,) or (self, other), got {validation.describe(prev)}")
+    return tuple(dict.fromkeys(prev))
+
+
+def _check_data(data: object, op: str, prev: tuple[Value, ...]) -> float:
+    """Return ``data`` as a float; an operation whose result overflows names itself."""
+    if op and isinstance(data, float) and not math.isfinite(data):
+        inputs = ", ".join(f"{p.data:g}" for p in prev)
+        raise ValueError(f"the result of {op!r} on ({inputs}) is {data}: it overflows float64 "
+                         f"(whose largest number is about 1.8e308); keep the values smaller")
+    return validation.number(data, "data")
+
+
+def _power(x: float, p: float) -> float:
+    """``x ** p``, or inf where Python would raise OverflowError."""
+    try:
+        return x**p
+    except OverflowError:
+        return math.inf
+
+
+def _check_grads(order: list[Value], grad: float) -> None:
+    """Raise ValueError if backpropagation made a gradient overflow to inf (or nan)."""
+    for node in order:
+        if isinstance(node.grad, bool) or not isinstance(node.grad, numbers.Real):
+            raise TypeError(f"after backward, the grad of the Value with data {node.data:g} is "
+                            f"{validation.describe(node.grad)}, not a number: every _backward "
+                            f"must add a number to .grad")
+    bad = [node for node in order if not math.isfinite(node.grad)]
+    if bad:
+        raise ValueError(f"backward made {len(bad)} gradient(s) overflow to {bad[0].grad} "
+                         f"(grad = {grad:g} times the local derivatives exceeds float64); "
+                         f"use a smaller grad")
 
 
 def topological_sort(root: Value) -> list[Value]:

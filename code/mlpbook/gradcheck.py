@@ -7,15 +7,17 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 
+from mlpbook import validation
 from mlpbook.engine import Value
-from mlpbook.engine import _check_number as _check_float  # one finite-number check
 
 __all__ = [
     "central_difference", "numerical_grad", "GradcheckReport", "check_scalar", "check_value_fn",
@@ -37,8 +39,8 @@ _FLOAT32_MESSAGE = (
 
 def central_difference(f: Callable[[float], float], x: float, h: float = 1e-6) -> float:
     """Return the central-difference estimate ``(f(x + h) - f(x - h)) / (2 * h)`` of f'(x)."""
-    _check_h(h)
-    return (f(x + h) - f(x - h)) / (2 * h)
+    f, x, h = _check_difference(f, x, h)
+    return (_out(f(x + h), "f(x + h)") - _out(f(x - h), "f(x - h)")) / (2 * h)
 
 
 def numerical_grad(f: Callable[..., torch.Tensor], *inputs: torch.Tensor,
@@ -53,8 +55,9 @@ def numerical_grad(f: Callable[..., torch.Tensor], *inputs: torch.Tensor,
     Returns:
         One tensor per input, same shape and dtype: ``grad[j][i] ≈ ∂f/∂inputs[j][i]``.
     """
-    _check_h(h)
-    _check_tensors(inputs)
+    f = validation.named(f, "f")
+    _check_tensors(inputs, h)
+    _check_arity(f, len(inputs))
     for j, x in enumerate(inputs):
         if x.dtype != torch.float64:
             warnings.warn(_FLOAT32_MESSAGE.format(what=f"inputs[{j}]", dtype=x.dtype, h=h,
@@ -115,8 +118,11 @@ def check_scalar(f: Callable[[float], float], df: Callable[[float], float], x: f
                  atol: float = 1e-7, rtol: float = 1e-5, h: float = 1e-6,
                  name: str | None = None) -> GradcheckReport:
     """Compare a hand-written derivative ``df(x)`` with ``central_difference(f, x, h)``."""
-    x = _check_float(x, "x")
-    return _report(name or _name_of(f), [float(df(x))], [central_difference(f, x, h)], atol, rtol)
+    f, x, h = _check_difference(f, x, h)
+    df = validation.named(df, "df")
+    _check_tolerances(atol, rtol, name)
+    return _report(name or _name_of(f), [_out(df(x), "df(x)", finite=False)],
+                   [central_difference(f, x, h)], atol, rtol)
 
 
 def check_value_fn(f: Callable[..., Value], inputs: Sequence[float], *, atol: float = 1e-7,
@@ -127,18 +133,24 @@ def check_value_fn(f: Callable[..., Value], inputs: Sequence[float], *, atol: fl
         f: builds a ``Value`` from ``len(inputs)`` ``Value`` arguments.
         inputs: the point (floats) at which the gradient is checked.
     """
-    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Sequence) or not inputs:
-        raise TypeError(f"inputs must be a non-empty sequence of floats, got {inputs!r}")
-    xs = [_check_float(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
+    f = validation.named(f, "f")
+    inputs = validation.sequence(inputs, "inputs", min_len=1, what="numbers")
+    xs = [validation.number(x, f"inputs[{i}]") for i, x in enumerate(inputs)]
+    _check_h(h)
+    _check_tolerances(atol, rtol, name)
     leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
+    _check_arity(f, len(leaves))
     out = f(*leaves)
     if not isinstance(out, Value):
-        raise TypeError(f"f must return a Value, got {type(out).__name__}")
+        raise TypeError(f"f must return a Value, got {validation.describe(out)}")
     out.backward()
     numeric = []
     for i in range(len(xs)):
         def f_i(v: float) -> float:  # f as a function of input i alone
-            return f(*[Value(v if j == i else x) for j, x in enumerate(xs)]).data
+            out = f(*[Value(v if j == i else x) for j, x in enumerate(xs)])
+            if not isinstance(out, Value):
+                raise TypeError(f"f must return a Value, got {validation.describe(out)}")
+            return out.data
 
         numeric.append(central_difference(f_i, xs[i], h))
     return _report(name or _name_of(f), [leaf.grad for leaf in leaves], numeric, atol, rtol)
@@ -155,7 +167,10 @@ def check_torch_fn(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, atol: 
             with ``Float32Warning`` and is upcast).
         analytic: optional gradients to check instead of autograd's, one per input, same shapes.
     """
-    _check_tensors(inputs)
+    f = validation.named(f, "f")
+    _check_tensors(inputs, h)
+    _check_arity(f, len(inputs))
+    _check_tolerances(atol, rtol, name)
     low = [str(x.dtype) for x in inputs if x.dtype != torch.float64]
     if low:
         warnings.warn(_FLOAT32_MESSAGE.format(what="an input", dtype=", ".join(low), h=h,
@@ -167,14 +182,16 @@ def check_torch_fn(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, atol: 
         grads = (torch.autograd.grad(out, xs, allow_unused=True) if out.requires_grad
                  else [None] * len(xs))  # f does not depend on its inputs at all
         analytic = [torch.zeros_like(x) if g is None else g for x, g in zip(xs, grads)]
-    elif len(analytic) != len(inputs):
-        raise ValueError(f"analytic must hold {len(inputs)} gradients (one per input), "
-                         f"got {len(analytic)}")
+    else:
+        analytic = validation.sequence(analytic, "analytic", what="tensors (one per input)")
+        if len(analytic) != len(inputs):
+            raise ValueError(f"analytic must hold {len(inputs)} gradients (one per input), "
+                             f"got {len(analytic)}")
     for j, (g, x) in enumerate(zip(analytic, inputs)):
-        if not isinstance(g, torch.Tensor) or g.shape != x.shape:
-            shape = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
-            raise ValueError(f"analytic[{j}] has shape {shape} but inputs[{j}] has shape "
-                             f"{tuple(x.shape)}")
+        validation.tensor(g, f"analytic[{j}]", finite=False, nonempty=False)
+        if g.shape != x.shape:
+            raise ValueError(f"analytic[{j}] has shape {tuple(g.shape)} but inputs[{j}] has "
+                             f"shape {tuple(x.shape)}")
     numeric = numerical_grad(f, *[x.detach() for x in xs], h=h)
     return _report(name or _name_of(f), _flat(analytic), _flat(numeric), atol, rtol)
 
@@ -188,8 +205,16 @@ def torch_gradcheck(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, eps: 
     only answers True/False. ``check_torch_fn`` handles scalar outputs and returns a readable
     ``GradcheckReport``; the tests check that the two agree.
     """
-    _check_tensors(inputs)
+    f = validation.named(f, "f")
+    _check_tensors(inputs, eps, "eps")
+    _check_arity(f, len(inputs))
+    _check_tolerances(atol, rtol)
     xs = tuple(x.detach().to(torch.float64).clone().requires_grad_(True) for x in inputs)
+    out = f(*xs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    for k, o in enumerate(outs):
+        what = "f(*inputs)" + (f"[{k}]" if isinstance(out, (tuple, list)) else "")
+        validation.tensor(o, what, floating=True, finite=True, nonempty=False)
     return bool(torch.autograd.gradcheck(f, xs, eps=eps, atol=atol, rtol=rtol,
                                          raise_exception=False))
 
@@ -222,26 +247,70 @@ def _name_of(f: Callable) -> str:
     return "f" if name == "<lambda>" else name
 
 
-def _check_h(h: object) -> None:
-    """Raise unless ``h`` is a positive finite float."""
-    if _check_float(h, "h") <= 0:
-        raise ValueError(f"h must be positive, got {h}")
+def _check_h(h: object) -> float:
+    """Return ``h`` if it is a finite number > 0 (the step of the finite difference)."""
+    return validation.number(h, "h", low=0.0, low_open=True)
 
 
-def _check_tensors(inputs: Sequence[object]) -> None:
-    """Raise unless ``inputs`` is a non-empty sequence of floating-point tensors."""
+def _check_difference(f: object, x: object, h: object) -> tuple[Callable, float, float]:
+    """Check the arguments of a central difference: f callable, x finite, x ± h distinct."""
+    f, x, h = validation.named(f, "f"), validation.number(x, "x"), _check_h(h)
+    _check_step(x, h, "x")
+    return f, x, h
+
+
+def _check_step(x: float, h: float, name: str, hname: str = "h") -> None:
+    """Raise unless float64 can represent x ± h closely enough for a difference quotient."""
+    if not math.isfinite((x + h) - (x - h)) or abs((x + h) - (x - h) - 2 * h) > 1e-3 * h:
+        raise ValueError(f"{hname} = {h:g} does not fit {name} = {x:g}: in float64, x + {hname} "
+                         f"and x - {hname} are not 2{hname} apart; use {hname} of about "
+                         f"{max(abs(x), 1.0) * 1e-6:g}")
+
+
+def _check_arity(f: Callable, n: int) -> None:
+    """Raise ValueError if ``f`` visibly cannot take ``n`` positional arguments (one per input)."""
+    try:
+        inspect.signature(f).bind(*range(n))
+    except TypeError as err:
+        raise ValueError(f"inputs holds {n} number(s) but f cannot be called with {n} "
+                         f"argument(s) ({err}): give one number per argument of f") from None
+    except ValueError:  # no signature to inspect (some builtins): let the call decide
+        pass
+
+
+def _check_tolerances(atol: object, rtol: object, name: object = None) -> None:
+    """Raise unless ``atol`` and ``rtol`` are finite numbers >= 0 and ``name`` a str or None."""
+    validation.number(atol, "atol", low=0.0)
+    validation.number(rtol, "rtol", low=0.0)
+    validation.text(name, "name", optional=True)
+
+
+def _check_tensors(inputs: Sequence[object], h: object, hname: str = "h") -> None:
+    """Raise unless ``inputs`` is a non-empty sequence of non-empty, finite float tensors whose
+    elements can each be nudged by ``±h`` in float64."""
+    h = validation.number(h, hname, low=0.0, low_open=True)
     if not inputs:
-        raise ValueError("at least one input tensor is needed")
+        raise ValueError("inputs must hold at least one tensor, got none")
     for j, x in enumerate(inputs):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"inputs[{j}] must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_floating_point():
-            raise TypeError(f"inputs[{j}] must be a floating-point tensor, got {x.dtype}")
+        validation.tensor(x, f"inputs[{j}]", floating=True)
+        _check_step(x.detach().double().abs().max().item(), h,
+                    f"the largest entry of inputs[{j}]", hname)
+
+
+def _out(y: object, what: str, *, finite: bool = True) -> float:
+    """Return the number ``y`` computed as ``what`` (e.g. "f(x + h)") as a float."""
+    if isinstance(y, torch.Tensor) and y.numel() == 1 and not y.is_complex():
+        y = y.item()
+    if isinstance(y, bool) or not isinstance(y, numbers.Real):
+        raise TypeError(f"{what} must be a number, got {validation.describe(y)}")
+    if finite and not math.isfinite(y):
+        raise ValueError(f"{what} is {y}: the function must be finite near x")
+    return float(y)
 
 
 def _scalar(out: object) -> float:
-    """Return a one-element tensor as a float; raise ValueError for anything else."""
+    """Return a one-element real tensor as a finite float; raise for anything else."""
     if not isinstance(out, torch.Tensor) or out.numel() != 1:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else validation.describe(out)
         raise ValueError(f"f must return a scalar (one-element) tensor, got shape {shape}")
-    return out.item()
+    return _out(out, "f(*inputs)")

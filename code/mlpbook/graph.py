@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Union
 
+from mlpbook import validation
 from mlpbook.engine import Value, topological_sort
 
 if TYPE_CHECKING:
@@ -63,6 +64,12 @@ def trace_tensor(t: torch.Tensor, names: Mapping[str, torch.Tensor] | None = Non
         raise TypeError(f"t must be a torch.Tensor, got {type(t).__name__}")
     if t.grad_fn is None:
         raise ValueError("t has no grad_fn: it is a leaf or was computed without requires_grad")
+    if names is not None and not isinstance(names, Mapping):
+        raise TypeError(f"names must be a dict mapping labels to leaf tensors, e.g. "
+                        f"{{'a': a, 'b': b}}, got {validation.describe(names)}")
+    for k, v in (names or {}).items():
+        validation.text(k, "each key of names")
+        validation.tensor(v, f"names[{k!r}]", finite=False, nonempty=False, numeric=False)
     leaf_names = {id(v): k for k, v in (names or {}).items()}
     order, seen, stack = [], {}, [(t.grad_fn, False)]
     while stack:  # iterative post-order DFS, as in engine.topological_sort
@@ -87,6 +94,27 @@ def trace_tensor(t: torch.Tensor, names: Mapping[str, torch.Tensor] | None = Non
     edges = [(ids[id(g)], ids[id(fn)]) for fn in order
              for g, _ in fn.next_functions if g is not None]
     return Graph(nodes, edges)
+
+
+def _check_graph(graph: Graph) -> None:
+    """Raise unless ``graph`` holds a list of ``Node`` and a list of (int, int) edges."""
+    nodes = validation.sequence(graph.nodes, "graph.nodes", what="Nodes")
+    for k, n in enumerate(nodes):
+        if not isinstance(n, Node):
+            raise TypeError(f"graph.nodes[{k}] must be a Node, got {validation.describe(n)}")
+        validation.text(n.label, f"graph.nodes[{k}].label")
+        validation.text(n.op, f"graph.nodes[{k}].op")
+        for field_name in ("value", "grad"):
+            v = getattr(n, field_name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, str, type(None))):
+                raise TypeError(f"graph.nodes[{k}].{field_name} must be a number, a str or "
+                                f"None, got {validation.describe(v)}")
+    if len({n.id for n in nodes}) != len(nodes):
+        raise ValueError("graph.nodes must have distinct ids")
+    for k, e in enumerate(validation.sequence(graph.edges, "graph.edges", what="(int, int)")):
+        if not (isinstance(e, (tuple, list)) and len(e) == 2):
+            raise TypeError(f"graph.edges[{k}] must be a pair (from id, to id), got "
+                            f"{validation.describe(e)}")
 
 
 def _summary(x: Any) -> Union[float, str, None]:
@@ -158,7 +186,13 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None
 
     if not isinstance(graph, Graph):
         raise TypeError("graph must be a Graph (from trace_value or trace_tensor), "
-                        f"got {type(graph).__name__}")
+                        f"got {validation.describe(graph)}")
+    _check_graph(graph)
+    validation.axes(ax)
+    validation.text(title, "title", optional=True)
+    validation.boolean(show_grad, "show_grad")
+    validation.number(fontsize, "fontsize", low=1.0, high=100.0)
+    max_nodes = validation.integer(max_nodes, "max_nodes", low=1)
     if len(graph.nodes) > max_nodes:
         raise ValueError(f"graph has {len(graph.nodes)} nodes; draw_graph draws at most "
                          f"max_nodes={max_nodes} (a bigger drawing is unreadable)")

@@ -6,12 +6,15 @@ import math
 import random
 from typing import Sequence, Union
 
+from mlpbook import activations, validation
+from mlpbook.activations import ACTIVATIONS
 from mlpbook.engine import Value
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS"]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 Seed = Union[int, random.Random]
+#: Scalar networks are for teaching: at most this many weights in one layer.
+MAX_LAYER_WEIGHTS = 1_000_000
 
 
 class Module:
@@ -31,8 +34,8 @@ class Neuron(Module):
     """One neuron: ``activation(w · x + b)`` with ``n_in`` weights and a bias."""
 
     def __init__(self, n_in: int, *, activation: str = "relu", seed: Seed = 0) -> None:
-        _check_positive_int(n_in, "n_in")
-        _check_activation(activation)
+        _check_size(n_in, "n_in")
+        activations.get(activation)
         rng = _make_rng(seed)
         scale = 1 / math.sqrt(n_in)
         self.w = [Value(rng.uniform(-1, 1) * scale, label=f"w{i}") for i in range(n_in)]
@@ -43,7 +46,7 @@ class Neuron(Module):
         """Return ``activation(sum_i w_i x_i + b)`` for an input of length ``n_in``."""
         x = _check_inputs(x, len(self.w))
         z = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
-        return z if self.activation == "linear" else getattr(z, self.activation)()
+        return ACTIVATIONS[self.activation].value_op(z)
 
     def parameters(self) -> list[Value]:
         """Return the weights followed by the bias."""
@@ -57,7 +60,12 @@ class Layer(Module):
     """A layer of ``n_out`` neurons that all read the same ``n_in`` inputs."""
 
     def __init__(self, n_in: int, n_out: int, *, activation: str = "relu", seed: Seed = 0) -> None:
-        _check_positive_int(n_out, "n_out")
+        _check_size(n_in, "n_in")
+        _check_size(n_out, "n_out")
+        if n_in * n_out > MAX_LAYER_WEIGHTS:
+            raise ValueError(f"n_in * n_out must be at most {MAX_LAYER_WEIGHTS:,} (a scalar Value "
+                             f"network is for small examples), got {n_in} * {n_out}")
+        activations.get(activation)
         rng = _make_rng(seed)
         self.neurons = [Neuron(n_in, activation=activation, seed=rng) for _ in range(n_out)]
 
@@ -76,23 +84,22 @@ class Layer(Module):
 
 
 class MLP(Module):
-    """A multi-layer perceptron: layers of sizes ``n_outs`` applied in order, the last linear."""
+    """A multi-layer perceptron: layers of sizes ``n_outs`` applied in order, the last linear
+    (activation ``identity``)."""
 
     def __init__(self, n_in: int, n_outs: Sequence[int], *, activation: str = "relu",
                  seed: Seed = 0) -> None:
-        if isinstance(n_outs, (str, bytes)) or not isinstance(n_outs, Sequence):
-            raise TypeError(f"n_outs must be a sequence of layer sizes, got {n_outs!r}")
-        if len(n_outs) == 0:
-            raise ValueError("n_outs must list at least one layer size, got []")
-        _check_positive_int(n_in, "n_in")
+        n_outs = validation.sequence(n_outs, "n_outs", min_len=1, what="layer sizes")
+        _check_size(n_in, "n_in")
         for i, n in enumerate(n_outs):
-            _check_positive_int(n, f"n_outs[{i}]")
-        _check_activation(activation)
+            _check_size(n, f"n_outs[{i}]")
+        activations.get(activation)
         rng = _make_rng(seed)
         sizes = [n_in, *n_outs]
         last = len(n_outs) - 1
         self.layers = [
-            Layer(sizes[i], sizes[i + 1], activation=activation if i < last else "linear", seed=rng)
+            Layer(sizes[i], sizes[i + 1], activation=activation if i < last else "identity",
+                  seed=rng)
             for i in range(len(n_outs))
         ]
 
@@ -115,30 +122,22 @@ def _make_rng(seed: Seed) -> random.Random:
     if isinstance(seed, random.Random):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int or a random.Random, got {type(seed).__name__}")
-    return random.Random(seed)
+        raise TypeError(f"seed must be an int or a random.Random, got "
+                        f"{validation.describe(seed)}")
+    return random.Random(validation.seed(seed))
 
 
-def _check_positive_int(n: object, name: str) -> None:
-    """Raise TypeError/ValueError unless ``n`` is a positive int."""
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"{name} must be a positive int, got {type(n).__name__}: {n!r}")
-    if n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n}")
-
-
-def _check_activation(activation: object) -> None:
-    """Raise ValueError unless ``activation`` is one of ``ACTIVATIONS``."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+def _check_size(n: object, name: str) -> int:
+    """Return ``n`` if it is an int in [1, 10000]; raise TypeError/ValueError naming it."""
+    return validation.integer(n, name, low=1, high=10_000)
 
 
 def _check_inputs(x: object, n_in: int) -> list:
-    """Return ``x`` as a list of length ``n_in`` (a lone Value or number counts as length 1)."""
+    """Return ``x`` as a list of ``n_in`` Values or finite floats (a lone one counts as 1)."""
     if isinstance(x, (Value, int, float)) and not isinstance(x, bool):
         x = [x]
-    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
-        raise TypeError(f"x must be a sequence of Values or floats, got {type(x).__name__}")
+    x = validation.sequence(x, "x", what="Values or numbers")
     if len(x) != n_in:
         raise ValueError(f"x must have length {n_in} (n_in), got length {len(x)}")
-    return list(x)
+    return [xi if isinstance(xi, Value) else validation.number(xi, f"x[{i}]")
+            for i, xi in enumerate(x)]

@@ -22,6 +22,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap, LogNorm
 from matplotlib.figure import Figure
 
+from mlpbook import activations, validation
+
 if TYPE_CHECKING:
     from mlpbook.train import History
 
@@ -96,57 +98,86 @@ def _book_rc() -> Iterator[None]:
 
 
 def _new_ax(ax: Axes | None, figsize: tuple[float, float] = (4.0, 3.2)) -> Axes:
-    if ax is None:
+    if validation.axes(ax) is None:
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    elif not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     return ax
 
 
-def _to_numpy(a: Any, name: str) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    try:
-        return np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array or tensor of numbers") from err
+def _predict(model_or_fn: Callable[..., Any], grid: np.ndarray, name: str) -> np.ndarray:
+    """Evaluate a torch model (or function of a tensor) on ``grid`` rows, without gradients.
 
-
-def _predict(model_or_fn: Callable[..., Any], grid: np.ndarray) -> np.ndarray:
-    """Evaluate a torch model (or function of a tensor) on ``grid`` rows, without gradients."""
+    The output must hold finite numbers, one row per grid row; else ValueError naming ``name``.
+    """
     import torch
 
     dtype = torch.float32
     if isinstance(model_or_fn, torch.nn.Module):
-        params = list(model_or_fn.parameters())
+        params = [p for p in model_or_fn.parameters() if p.is_floating_point()]
         dtype = params[0].dtype if params else dtype
         was_training = model_or_fn.training
         model_or_fn.eval()
-    with torch.no_grad():
-        out = model_or_fn(torch.as_tensor(grid, dtype=dtype))
-    if isinstance(model_or_fn, torch.nn.Module) and was_training:
-        model_or_fn.train()
-    return _to_numpy(out, "model output")
+    try:
+        with torch.no_grad():
+            out = model_or_fn(torch.as_tensor(grid, dtype=dtype))
+    except RuntimeError as err:  # torch's shape and dtype errors
+        raise ValueError(f"{name} could not be applied to inputs of shape (m, {grid.shape[1]}): "
+                         f"{str(err).splitlines()[0]}") from None
+    except Exception as err:  # the model's own code failed: keep its error, name the argument
+        validation.add_note(err, name)
+        raise
+    finally:
+        if isinstance(model_or_fn, torch.nn.Module) and was_training:
+            model_or_fn.train()
+    try:
+        out = validation.array(out, f"the output of {name}")
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{name} must return finite numbers: {err}") from None
+    if out.ndim == 0 or out.shape[0] != grid.shape[0]:
+        raise ValueError(f"{name} must return one row per input row ({grid.shape[0]}), got an "
+                         f"output of shape {out.shape}")
+    return out
 
 
-def plot_activations(ax: Sequence[Axes] | None = None) -> Figure:
-    """Plot ReLU, sigmoid and tanh (left) and their derivatives (right)."""
+def _labels(y: Any, n: int) -> np.ndarray:
+    """``y`` as n integer class labels (shape (n,) or (n, 1)) in a float array."""
+    yn = validation.array(y, "y")
+    if yn.ndim not in (1, 2) or yn.size != n or (yn.ndim == 2 and yn.shape[1] != 1):
+        raise ValueError(f"y must hold one label per row of X ({n}), shape (n,) or (n, 1), got "
+                         f"shape {yn.shape}")
+    yn = yn.reshape(-1)
+    if not np.all((yn == np.round(yn)) & (yn >= 0)):
+        raise ValueError(f"y must hold class labels (whole numbers 0, 1, ...), but it holds "
+                         f"{yn[(yn != np.round(yn)) | (yn < 0)][0]:g}")
+    return yn
+
+
+def plot_activations(ax: Sequence[Axes] | None = None, *,
+                     names: Sequence[str] = ("relu", "sigmoid", "tanh")) -> Figure:
+    """Plot activation functions (left) and their derivatives (right), from ``ACTIVATIONS``.
+
+    Args:
+        ax: None, or a pair of Axes to draw on. names: which activations, in order.
+    """
+    names = validation.sequence(names, "names", min_len=1, what="activation names")
+    acts = [activations.get(n, f"names[{i}]") for i, n in enumerate(names)]
+    if ax is not None:
+        pair = validation.sequence(ax, "ax", what="two matplotlib Axes")
+        if len(pair) != 2 or not all(isinstance(a, Axes) for a in pair):
+            raise TypeError(f"ax must be None or a pair of matplotlib Axes, got "
+                            f"{validation.describe(ax)}")
     with _book_rc():
         if ax is None:
             fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.2), layout="constrained")
         else:
-            if len(ax) != 2 or not all(isinstance(a, Axes) for a in ax):
-                raise TypeError("ax must be None or a pair of matplotlib Axes")
             axes, fig = list(ax), ax[0].figure
         z = np.linspace(-4.0, 4.0, 401)
-        sig = 1.0 / (1.0 + np.exp(-z))
-        relu_grad = np.where(z > 0, 1.0, 0.0)
-        relu_grad[np.abs(z) < 1e-12] = np.nan  # undefined at 0: break the line there
-        curves = [("ReLU", np.maximum(z, 0.0), relu_grad), ("sigmoid", sig, sig * (1 - sig)),
-                  ("tanh", np.tanh(z), 1.0 - np.tanh(z) ** 2)]
-        for i, (name, f, df) in enumerate(curves):
-            style = dict(color=PALETTE[i], linestyle=_LINESTYLES[i], label=name)
-            axes[0].plot(z, f, **style)
+        for i, act in enumerate(acts):
+            df = act.numpy_grad(z).astype(float)
+            jumps = np.abs(np.diff(df)) > 0.25  # a jump (ReLU's at 0): break the line there
+            df[1:][jumps] = np.nan
+            style = dict(color=PALETTE[i % len(PALETTE)],
+                         linestyle=_LINESTYLES[i % len(_LINESTYLES)], label=act.label)
+            axes[0].plot(z, act.numpy_fn(z), **style)
             axes[1].plot(z, df, **style)
         axes[0].set(title="activation $\\sigma(z)$", xlabel="$z$", ylim=(-1.3, 2.3))
         axes[1].set(title="derivative $\\sigma'(z)$", xlabel="$z$", ylim=(-0.1, 1.2))
@@ -167,13 +198,14 @@ def plot_decision_boundary(model: Callable[..., Any], X: Any, y: Any, ax: Axes |
         X: inputs, shape (n, 2). y: labels, shape (n,) or (n, 1), integer-valued.
         resolution: grid points per axis (>= 2).
     """
-    Xn, yn = _to_numpy(X, "X"), _to_numpy(y, "y").reshape(-1)
+    validation.function(model, "model", "a torch model or a function of a tensor")
+    Xn = validation.array(X, "X")
     if Xn.ndim != 2 or Xn.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2), got {Xn.shape}")
-    if yn.shape[0] != Xn.shape[0]:
-        raise ValueError(f"y must have {Xn.shape[0]} labels to match X, got {yn.shape[0]}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    yn = _labels(y, Xn.shape[0])
+    validation.axes(ax)
+    validation.text(title, "title", optional=True)
+    resolution = validation.integer(resolution, "resolution", low=2, high=2000)
     with _book_rc():
         ax = _new_ax(ax)
         lo, hi = Xn.min(axis=0), Xn.max(axis=0)
@@ -181,7 +213,10 @@ def plot_decision_boundary(model: Callable[..., Any], X: Any, y: Any, ax: Axes |
         gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
         gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
         xx, yy = np.meshgrid(gx, gy)
-        out = _predict(model, np.column_stack([xx.ravel(), yy.ravel()]))
+        out = _predict(model, np.column_stack([xx.ravel(), yy.ravel()]), "model")
+        if out.ndim > 2:
+            raise ValueError(f"model must return logits of shape (m,), (m, 1) or (m, k), got "
+                             f"shape {out.shape}")
         if out.ndim == 2 and out.shape[1] > 1:  # multiclass: colour by predicted class
             k = out.shape[1]
             zz = out.argmax(axis=1).reshape(xx.shape)
@@ -189,7 +224,7 @@ def plot_decision_boundary(model: Callable[..., Any], X: Any, y: Any, ax: Axes |
             ax.contourf(xx, yy, zz, levels=np.arange(k + 1) - 0.5, cmap=cmap, alpha=0.35,
                         rasterized=True)  # an image inside the SVG: 10x smaller than paths
         else:
-            zz = (1.0 / (1.0 + np.exp(-out.reshape(-1)))).reshape(xx.shape)
+            zz = activations.ACTIVATIONS["sigmoid"].numpy_fn(out.reshape(-1)).reshape(xx.shape)
             cmap = LinearSegmentedColormap.from_list("book_div", [PALETTE[0], GREY, PALETTE[1]])
             cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 11), cmap=cmap, alpha=0.4,
                              rasterized=True)
@@ -220,9 +255,20 @@ def plot_loss_curves(histories: Mapping[str, History] | History, ax: Axes | None
         histories = {"": histories}
     if not isinstance(histories, Mapping) or not all(
             isinstance(h, History) for h in histories.values()):
-        raise TypeError("histories must be a History or a dict mapping names to History")
+        raise TypeError(f"histories must be a History or a dict mapping names to History, got "
+                        f"{validation.describe(histories)}")
     if len(histories) == 0:
-        raise ValueError("histories must contain at least one History")
+        raise ValueError("histories must contain at least one History, got an empty dict")
+    for name, h in histories.items():
+        validation.text(name, "each name in histories")
+        if not h.train_loss:
+            raise ValueError(f"histories[{name!r}].train_loss is empty: nothing to plot")
+        for key in ("train_loss", "val_loss"):
+            validation.array(getattr(h, key), f"histories[{name!r}].{key}", nonempty=False)
+    validation.axes(ax)
+    validation.boolean(log, "log")
+    if log and any(v <= 0 for h in histories.values() for v in h.train_loss + h.val_loss):
+        raise ValueError("log=True needs positive losses; pass log=False")
     with _book_rc():
         ax = _new_ax(ax, figsize=(6.4, 3.2))
         for i, (name, h) in enumerate(histories.items()):
@@ -250,18 +296,29 @@ def plot_capacity_grid(results: Mapping[tuple[int, int], History | tuple[float, 
     """
     from mlpbook.train import History
 
-    if not isinstance(results, Mapping) or len(results) == 0:
+    if not isinstance(results, Mapping):
+        raise TypeError(f"results must be a dict {{(width, depth): History or (train, val)}}, "
+                        f"got {validation.describe(results)}")
+    if len(results) == 0:
         raise ValueError("results must be a non-empty dict {(width, depth): History or pair}")
+    validation.boolean(log, "log")
+    validation.text(title, "title", optional=True)
     pairs: dict[tuple[int, int], tuple[float, float]] = {}
     for key, val in results.items():
         if not (isinstance(key, tuple) and len(key) == 2):
             raise ValueError(f"results keys must be (width, depth) tuples, got {key!r}")
+        validation.integer(key[0], f"the width in results key {key!r}", low=1)
+        validation.integer(key[1], f"the depth in results key {key!r}", low=1)
         if isinstance(val, History):
             if not val.train_loss or not val.val_loss:
-                raise ValueError(f"History for {key} needs train_loss and val_loss")
-            pairs[key] = (val.train_loss[-1], val.val_loss[-1])
-        else:
-            pairs[key] = (float(val[0]), float(val[1]))
+                raise ValueError(f"results[{key}] needs train_loss and val_loss (pass X_val, "
+                                 f"y_val to train)")
+            val = (val.train_loss[-1], val.val_loss[-1])
+        elif not isinstance(val, (tuple, list)) or len(val) != 2:
+            raise TypeError(f"results[{key}] must be a History or a pair (train_loss, "
+                            f"val_loss), got {validation.describe(val)}")
+        pairs[key] = (validation.number(val[0], f"the training loss of results[{key}]"),
+                      validation.number(val[1], f"the held-out loss of results[{key}]"))
     widths = sorted({w for w, _ in pairs})
     depths = sorted({d for _, d in pairs})
     grids = np.full((2, len(depths), len(widths)), np.nan)
@@ -270,7 +327,10 @@ def plot_capacity_grid(results: Mapping[tuple[int, int], History | tuple[float, 
     finite = grids[np.isfinite(grids)]
     if log and (finite <= 0).any():
         raise ValueError("log=True needs positive losses; pass log=False")
-    norm = LogNorm(finite.min(), finite.max()) if log else None
+    lo, hi = finite.min(), finite.max()
+    if lo == hi:  # every loss equal: widen the colour range so the norm is defined
+        lo, hi = (lo / 2, lo * 2) if log else (lo - 1, hi + 1)
+    norm = LogNorm(lo, hi) if log else mpl.colors.Normalize(lo, hi)
     with _book_rc():
         fig, axes = plt.subplots(1, 2, figsize=(6.4, 2.2 + 0.35 * len(depths)),
                                  layout="constrained", sharey=True)
@@ -315,21 +375,36 @@ def plot_fit_1d(X: Any, y: Any, model_or_fn: Callable[..., Any], ax: Axes | None
         model_or_fn: torch module or function mapping a (m, 1) tensor to (m, 1) or (m,).
         true_fn: optional noiseless target, a NumPy function of x, drawn dotted.
     """
-    Xn, yn = _to_numpy(X, "X").reshape(-1), _to_numpy(y, "y").reshape(-1)
+    Xn, yn = validation.array(X, "X"), validation.array(y, "y")
+    for name, a in (("X", Xn), ("y", yn)):
+        if a.ndim not in (1, 2) or (a.ndim == 2 and a.shape[1] != 1):
+            raise ValueError(f"{name} must have shape (n,) or (n, 1), got {a.shape}")
+    Xn, yn = Xn.reshape(-1), yn.reshape(-1)
     if Xn.shape != yn.shape:
         raise ValueError(f"X and y must hold the same number of points, got {Xn.size} and "
                          f"{yn.size} (X must be (n,) or (n, 1))")
-    if not callable(model_or_fn):
-        raise TypeError("model_or_fn must be a torch module or a callable")
+    validation.function(model_or_fn, "model_or_fn", "a torch model or a function of a tensor")
+    validation.axes(ax)
+    if true_fn is not None:
+        true_fn = validation.named(true_fn, "true_fn")
+    validation.text(label, "label")
     with _book_rc():
         ax = _new_ax(ax)
         lo, hi = float(Xn.min()), float(Xn.max())
         pad = 0.05 * max(hi - lo, 1e-3)
         grid = np.linspace(lo - pad, hi + pad, 400)
-        pred = _predict(model_or_fn, grid[:, None]).reshape(-1)
+        pred = _predict(model_or_fn, grid[:, None], "model_or_fn")
+        if pred.size != grid.size:
+            raise ValueError(f"model_or_fn must return one number per input, got an output of "
+                             f"shape {pred.shape} for {grid.size} inputs")
+        pred = pred.reshape(-1)
         ax.scatter(Xn, yn, s=14, color=GREY, alpha=0.8, label="data", zorder=2)
         if true_fn is not None:
-            ax.plot(grid, true_fn(grid), color=PALETTE[2], linestyle=":", label="truth")
+            truth = validation.array(true_fn(grid), "the output of true_fn")
+            if truth.shape != grid.shape:
+                raise ValueError(f"true_fn must map an array of shape {grid.shape} to the same "
+                                 f"shape, got {truth.shape}")
+            ax.plot(grid, truth, color=PALETTE[2], linestyle=":", label="truth")
         ax.plot(grid, pred, color=PALETTE[0], label=label, zorder=3)
         ax.set(xlabel="$x$", ylabel="$y$")
         ax.legend(frameon=False)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from mlpbook import models, validation
+
 __all__ = ["History", "train", "accuracy", "evaluate"]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -30,22 +32,11 @@ class History:
         return {k: v[-1] for k, v in vars(self).items() if v}
 
 
-class _FlatLoss(nn.Module):
-    """Wrap a loss so that outputs of shape (n, 1) and targets of shape (n,) line up."""
-
-    def __init__(self, loss: nn.Module) -> None:
-        super().__init__()
-        self.loss = loss
-
-    def forward(self, y_hat: Tensor, y: Tensor) -> Tensor:
-        return self.loss(y_hat.reshape(y.shape) if y_hat.numel() == y.numel() else y_hat, y)
-
-
 def _default_loss(task: str) -> LossFn:
     if task == "binary":
-        return _FlatLoss(nn.BCEWithLogitsLoss())
+        return nn.BCEWithLogitsLoss()
     if task == "regression":
-        return _FlatLoss(nn.MSELoss())
+        return nn.MSELoss()
     return nn.CrossEntropyLoss()
 
 
@@ -73,12 +64,81 @@ def _batches(X: Tensor, y: Tensor, batch_size: int | None,
         yield X[idx], y[idx]
 
 
-def _check_xy(X: object, y: object, names: str = "X, y") -> None:
-    if not isinstance(X, Tensor) or not isinstance(y, Tensor):
-        raise TypeError(f"{names} must be torch tensors")
-    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"{names} must have the same number of rows, got shapes "
+def _check_data(model: nn.Module, X: object, y: object, names: tuple[str, str] = ("X", "y"),
+                task: str | None = None) -> tuple[Tensor, Tensor]:
+    """Return ``(X, y)`` checked, with a floating X converted to the model's dtype.
+
+    X: a finite float tensor (n, in_features); y: finite, n rows; for a task, labels that fit it.
+    """
+    nx, ny = names
+    validation.tensor(X, nx, ndim=2, floating=True)
+    validation.tensor(y, ny, ndim=(1, 2))
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"{nx} and {ny} must have the same number of rows, got shapes "
                          f"{tuple(X.shape)} and {tuple(y.shape)}")
+    dtype = models._dtype(model)
+    X = models.check_input(model, X if dtype is None else X.to(dtype), nx)
+    if task in ("binary", "multiclass"):
+        _check_labels(y, ny, binary=task == "binary")
+    if task == "binary" and y.ndim == 2 and y.shape[1] != 1:
+        raise ValueError(f"{ny} must have shape (n,) or (n, 1) for task='binary', got "
+                         f"{tuple(y.shape)}")
+    if task == "multiclass" and y.ndim == 2 and y.shape[1] != 1:
+        raise ValueError(f"{ny} must hold one class index per row for task='multiclass' "
+                         f"(shape (n,)), got shape {tuple(y.shape)}")
+    return X, y
+
+
+def _check_labels(y: Tensor, name: str, *, binary: bool = False) -> None:
+    """Raise ValueError unless ``y`` holds class labels 0, 1, ... (only 0 and 1 if binary)."""
+    bad = (y != y.round()) | (y < 0) | ((y > 1) if binary else False)
+    if bool(bad.any()):
+        value = y[bad].reshape(-1)[0].item()
+        want = "labels 0 and 1" if binary else "class labels (whole numbers 0, 1, 2, ...)"
+        raise ValueError(f"{name} must hold {want}, but it holds {value:g}")
+
+
+def _forward(model: nn.Module, X: Tensor, name: str = "X") -> Tensor:
+    """Return ``model(X)``; a model that cannot take X or returns no tensor -> ValueError."""
+    try:
+        out = model(X)
+    except RuntimeError as err:  # torch's shape and dtype errors
+        raise ValueError(f"the model could not be applied to {name} of shape "
+                         f"{tuple(X.shape)}: {str(err).splitlines()[0]}") from None
+    except Exception as err:  # the model's own code failed: keep its error, name the model
+        validation.add_note(err, "model")
+        raise
+    if not isinstance(out, Tensor) or out.shape[:1] != X.shape[:1]:
+        raise ValueError(f"the model must return a tensor with one row per row of {name} "
+                         f"({X.shape[0]}), got {validation.describe(out)}")
+    return out
+
+
+def _loss(loss_fn: LossFn, y_hat: Tensor, y: Tensor, task: str | None = None) -> Tensor:
+    """``loss_fn(y_hat, y)``, with outputs (n, 1) and targets (n,) lined up (no broadcasting)."""
+    if task != "multiclass" and y_hat.shape != y.shape:
+        if y_hat.numel() != y.numel():
+            raise ValueError(f"the model's output has shape {tuple(y_hat.shape)} but y has shape "
+                             f"{tuple(y.shape)}: they must hold one value per target (for "
+                             f"{task or 'a'} task, the model's last layer needs "
+                             f"{1 if y.ndim == 1 else y.shape[1]} output(s))")
+        y_hat = y_hat.reshape(y.shape)
+    if task == "multiclass" and (y_hat.ndim != 2 or int(y.max()) >= y_hat.shape[1]):
+        raise ValueError(f"for task='multiclass' the model must output (n, k) scores for k > "
+                         f"{int(y.max())} classes, got shape {tuple(y_hat.shape)}")
+    try:
+        loss = loss_fn(y_hat, y)
+    except RuntimeError as err:
+        raise ValueError(f"loss_fn(output, y) failed for an output of shape "
+                         f"{tuple(y_hat.shape)} and y of shape {tuple(y.shape)}: "
+                         f"{str(err).splitlines()[0]}") from None
+    except Exception as err:  # the loss function's own code failed
+        validation.add_note(err, "loss_fn")
+        raise
+    if not isinstance(loss, Tensor) or loss.numel() != 1:
+        raise ValueError(f"loss_fn must return a one-element tensor, got "
+                         f"{validation.describe(loss)}")
+    return loss
 
 
 def _predicted(y_hat: Tensor) -> Tensor:
@@ -90,26 +150,41 @@ def _predicted(y_hat: Tensor) -> Tensor:
 
 def accuracy(model: nn.Module, X: Tensor, y: Tensor) -> float:
     """Fraction of rows classified correctly (binary logits > 0, or argmax over k classes)."""
-    _check_xy(X, y)
+    validation.module(model)
+    X, y = _check_data(model, X, y)
+    _check_labels(y, "y")
     model.eval()
     with torch.no_grad():
-        pred = _predicted(model(X))
-    return (pred == y.reshape(-1).long()).double().mean().item()
+        y_hat = _forward(model, X)
+    multiclass = y_hat.ndim == 2 and y_hat.shape[1] > 1
+    if y.numel() != y.shape[0] or (y_hat.numel() != y_hat.shape[0] and not multiclass):
+        raise ValueError(f"accuracy needs one label per row: y of shape (n,) or (n, 1) and an "
+                         f"output of shape (n,), (n, 1) or (n, k), got y {tuple(y.shape)} and "
+                         f"output {tuple(y_hat.shape)}")
+    if not multiclass:
+        _check_labels(y, "y", binary=True)
+    return (_predicted(y_hat) == y.reshape(-1).long()).double().mean().item()
 
 
 def evaluate(model: nn.Module, X: Tensor, y: Tensor, loss_fn: LossFn) -> float:
     """Mean loss of ``model`` on ``(X, y)``, computed under ``eval()`` and ``no_grad()``."""
-    _check_xy(X, y)
+    validation.module(model)
+    validation.function(loss_fn, "loss_fn")
+    X, y = _check_data(model, X, y)
     model.eval()
     with torch.no_grad():
-        return loss_fn(model(X), y).item()
+        y_hat = _forward(model, X)
+        task = "multiclass" if isinstance(loss_fn, nn.CrossEntropyLoss) else None
+        loss = _loss(loss_fn, y_hat, y, task).item()
+    if not math.isfinite(loss):
+        raise ValueError(f"the loss is {loss}: the model's output on X is not finite, or "
+                         f"loss_fn does not fit y")
+    return loss
 
 
-def _prepare(model: nn.Module, X: Tensor, y: Tensor, task: str) -> tuple[Tensor, Tensor]:
-    params = list(model.parameters())
-    dtype = params[0].dtype if params else X.dtype
-    X = X.to(dtype) if X.is_floating_point() else X
-    return X, (y.long().reshape(-1) if task == "multiclass" else y.to(dtype))
+def _prepare_y(y: Tensor, X: Tensor, task: str) -> Tensor:
+    """Targets in the form the default losses expect: class indices, or X's float dtype."""
+    return y.long().reshape(-1) if task == "multiclass" else y.to(X.dtype)
 
 
 def train(model: nn.Module, X: Tensor, y: Tensor, *, loss_fn: LossFn | None = None,
@@ -122,6 +197,7 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, loss_fn: LossFn | None = No
     Args:
         model: maps X (n, d) to logits (n, 1) or (n,) for "binary", to (n, k) for "multiclass",
             to predictions shaped like y for "regression".
+        X: float tensor (n, d), converted to the model's dtype. y: targets, n rows.
         loss_fn: defaults to BCEWithLogitsLoss / MSELoss / CrossEntropyLoss by ``task``.
         optimizer: "sgd", "adam" or a ready ``torch.optim.Optimizer`` (then ``lr`` is unused).
         batch_size: None for full-batch gradient descent; otherwise shuffled mini-batches drawn
@@ -130,36 +206,41 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, loss_fn: LossFn | None = No
         zero_grad: keep True. False skips ``optimizer.zero_grad()`` to show the bug where
             gradients from earlier steps accumulate.
         progress: print one updating line of progress (off by default).
+
+    Raises ValueError if the loss stops being finite (the training diverged).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    _check_xy(X, y)
+    validation.module(model)
+    task = validation.one_of(task, "task", TASKS)
+    X, y = _check_data(model, X, y, task=task)
     if (X_val is None) != (y_val is None):
-        raise ValueError("X_val and y_val must be given together")
+        raise ValueError("X_val and y_val must be given together (or both left out)")
     if X_val is not None:
-        _check_xy(X_val, y_val, "X_val, y_val")
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr)
-                                                                          and lr > 0):
-        raise ValueError(f"lr must be a positive finite float, got {lr!r}")
-    if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1:
-        raise ValueError(f"n_epochs must be an int >= 1, got {n_epochs!r}")
-    if batch_size is not None and (isinstance(batch_size, bool) or
-                                   not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be None or an int >= 1, got {batch_size!r}")
-    if isinstance(optimizer, str):
-        if optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd', 'adam' or an Optimizer, got {optimizer!r}")
+        X_val, y_val = _check_data(model, X_val, y_val, ("X_val", "y_val"), task)
+    lr = validation.number(lr, "lr", low=0.0, low_open=True,  # and it must fit the dtype
+                           high=torch.finfo(models._dtype(model) or torch.float64).max)
+    n_epochs = validation.integer(n_epochs, "n_epochs", low=1, high=1_000_000)
+    if batch_size is not None:
+        batch_size = validation.integer(batch_size, "batch_size (an int or None)", low=1)
+    validation.boolean(zero_grad, "zero_grad")
+    validation.boolean(progress, "progress")
+    seed = validation.seed(seed)
+    if loss_fn is not None:
+        validation.function(loss_fn, "loss_fn")
+    own_optimizer = isinstance(optimizer, str)
+    if own_optimizer:
+        optimizer = validation.one_of(optimizer, "optimizer", ("sgd", "adam"),
+                                      {"SGD": "use lower case", "Adam": "use lower case"})
+        if not any(True for _ in model.parameters()):
+            raise ValueError("model has no parameters to train")
         make = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
         optimizer = make(model.parameters(), lr=lr)
     elif not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be 'sgd', 'adam' or a torch.optim.Optimizer, "
-                        f"got {type(optimizer).__name__}")
+                        f"got {validation.describe(optimizer)}")
     loss_fn = _default_loss(task) if loss_fn is None else loss_fn
-    X, y = _prepare(model, X, y, task)
+    y = _prepare_y(y, X, task)
     if X_val is not None:
-        X_val, y_val = _prepare(model, X_val, y_val, task)
+        y_val = _prepare_y(y_val, X_val, task)
     g = torch.Generator().manual_seed(seed)
     history = History()
     with _few_threads(X.shape[0] * sum(p.numel() for p in model.parameters())):
@@ -168,11 +249,13 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, loss_fn: LossFn | None = No
             for X_b, y_b in _batches(X, y, batch_size, g):
                 if zero_grad:
                     optimizer.zero_grad()
-                loss = loss_fn(model(X_b), y_b)
+                loss = _loss(loss_fn, _forward(model, X_b), y_b, task)
                 loss.backward()
                 optimizer.step()
 
             _record(history, model, loss_fn, task, X, y, X_val, y_val)
+            _check_finite(history, model if epoch == n_epochs else None, epoch,
+                          lr if own_optimizer else None)
             if progress and (epoch % max(1, n_epochs // 100) == 0 or epoch == n_epochs):
                 _show_progress(epoch, n_epochs, history)
     return history
@@ -195,6 +278,21 @@ def _record(history: History, model: nn.Module, loss_fn: LossFn, task: str, X: T
             if X_s is None:
                 continue
             y_hat = model(X_s)
-            losses.append(loss_fn(y_hat, y_s).item())
+            losses.append(_loss(loss_fn, y_hat, y_s, task).item())
             if task != "regression":
                 accs.append((_predicted(y_hat) == y_s.reshape(-1).long()).double().mean().item())
+
+
+def _check_finite(history: History, model: nn.Module | None, epoch: int,
+                  lr: float | None) -> None:
+    """Raise ValueError once a loss (or, given a model, a parameter) is nan or inf."""
+    bad = [f"the {key.replace('_', ' ')} is {getattr(history, key)[-1]}"
+           for key in ("train_loss", "val_loss")
+           if getattr(history, key) and not math.isfinite(getattr(history, key)[-1])]
+    if not bad and model is not None and not all(bool(torch.isfinite(p).all())
+                                                 for p in model.parameters()):
+        bad = ["some parameters are nan or inf"]
+    if bad:
+        advice = (f"lower lr (it is {lr:g})" if lr is not None else
+                  "lower the optimizer's learning rate")
+        raise ValueError(f"training diverged: after epoch {epoch} {bad[0]}; {advice}")

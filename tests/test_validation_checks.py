@@ -1,0 +1,245 @@
+"""Every self-check is total: a zoo of broken student functions, endless loops included.
+
+Each check of ``mlpbook.checks`` is fed each broken function (or, for ``check_collapse`` and
+``check_answer``, each broken answer). Every call must return a failing ``CheckResult`` whose
+text is ``❌ ... expected ..., observed ..., hint: ...``, raise nothing, and come back within
+the time limit plus a margin for a loaded machine. Loops that never end are stopped for real:
+in the main thread by SIGALRM, elsewhere by an asynchronous exception in a worker thread.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from mlpbook import checks
+from mlpbook.engine import Value
+from mlpbook.models import make_mlp
+
+LIMIT = 0.3    # seconds given to the student's code in these tests
+MARGIN = 3.0   # seconds of slack for a busy 2-core machine
+
+
+def _mutate_inputs(*args: Any) -> Any:
+    """Changes every input in place, then returns something non-linear and wrong."""
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            a.mul_(2)
+        elif isinstance(a, Value):
+            a.data, a.grad = 99.0, 5.0
+        elif isinstance(a, nn.Module):
+            with torch.no_grad():
+                for p in a.parameters():
+                    p.mul_(2)
+    return args[0] ** 2 if not isinstance(args[0], nn.Module) else None
+
+
+def _floats_the_model(*args: Any) -> Any:
+    for a in args:
+        if isinstance(a, nn.Module):
+            a.float()
+            return a
+    return None
+
+
+def _grad_set_to_none(*args: Any) -> Any:
+    if isinstance(args[0], Value):
+        v = args[0]
+        out = Value(math.tanh(v.data), _prev=(v,), _op="tanh")
+
+        def _backward() -> None:
+            v.grad = None
+
+        out._backward = _backward
+        return out
+    return None
+
+
+def _backward_not_callable(*args: Any) -> Any:
+    out = Value(0.5, _prev=(args[0],) if isinstance(args[0], Value) else ())
+    out._backward = None
+    return out
+
+
+def _busy(*args: Any) -> Any:
+    while True:
+        pass
+
+
+def _sleeps(*args: Any) -> Any:
+    while True:
+        time.sleep(0.05)
+
+
+def _prints(*args: Any) -> Any:
+    i = 0
+    while True:
+        print("step", i)
+        i += 1
+
+
+def _swallows_exceptions(*args: Any) -> Any:
+    while True:
+        try:
+            time.sleep(0.01)
+        except Exception:  # noqa: BLE001 - a student's catch-all must not defeat the limit
+            pass
+
+
+def _recurses(*args: Any) -> Any:
+    return _recurses(*args)
+
+
+def _raises(exc: BaseException):
+    def fn(*args: Any) -> Any:
+        raise exc
+    return fn
+
+
+def _returns(value: Any):
+    return lambda *args: value
+
+
+ZOO = {
+    "not implemented": _raises(NotImplementedError("your code here")),
+    "raises ValueError": _raises(ValueError("oops")),
+    "calls exit()": _raises(SystemExit(1)),
+    "returns None": _returns(None),
+    "returns ...": _returns(...),
+    "returns a string": _returns("0.5"),
+    "returns True": _returns(True),
+    "returns a complex number": _returns(1 + 2j),
+    "returns nan": _returns(math.nan),
+    "returns a ragged list": _returns([[1.0, 2.0], [3.0]]),
+    "returns a tuple of None": _returns((None, None, None, None)),
+    "returns complex tensors": _returns(tuple(torch.zeros(2, dtype=torch.complex128)
+                                              for _ in range(4))),
+    "returns bool tensors": _returns(tuple(torch.zeros(2, dtype=torch.bool) for _ in range(4))),
+    "returns ragged lists": _returns(([[1.0], [1.0, 2.0]],) * 4),
+    "returns a generator": lambda *args: (x for x in args),
+    "returns the wrong shape": _returns(torch.zeros(7, 7, dtype=torch.float64)),
+    "returns nan tensors": _returns(tuple(torch.full((2,), math.nan) for _ in range(4))),
+    "mutates its inputs": _mutate_inputs,
+    "calls model.float()": _floats_the_model,
+    "sets grad to None": _grad_set_to_none,
+    "_backward is not callable": _backward_not_callable,
+    "recurses forever": _recurses,
+    "busy loop": _busy,
+    "sleep loop": _sleeps,
+    "printing loop": _prints,
+    "swallows exceptions in a loop": _swallows_exceptions,
+}
+
+LINEAR = make_mlp(2, [3], 1, activation="identity", seed=0, dtype=torch.float64)
+CHECKS = {
+    "check_backward": lambda fn: checks.check_backward(fn, verbose=False, timeout=LIMIT),
+    "check_tanh": lambda fn: checks.check_tanh(fn, verbose=False, timeout=LIMIT),
+    "check_mlp_backward": lambda fn: checks.check_mlp_backward(fn, verbose=False, timeout=LIMIT),
+    "check_is_linear": lambda fn: checks.check_is_linear(fn, in_features=2, verbose=False,
+                                                         timeout=LIMIT),
+    "check_collapse": lambda fn: checks.check_collapse(LINEAR, fn, verbose=False, timeout=LIMIT),
+    "check_training_loop": lambda fn: checks.check_training_loop(fn, verbose=False,
+                                                                 timeout=LIMIT),
+}
+
+
+def _assert_clean_failure(result: Any, elapsed: float) -> None:
+    assert isinstance(result, checks.CheckResult) and not result.passed and not result
+    text = str(result)
+    assert text.startswith("❌") and "Traceback" not in text, text
+    for word in ("expected", "observed", "hint"):
+        assert word in text, text
+    assert elapsed <= LIMIT + MARGIN, f"took {elapsed:.1f} s: {text}"
+
+
+@pytest.mark.parametrize("student", list(ZOO))
+@pytest.mark.parametrize("check", list(CHECKS))
+def test_every_check_fails_cleanly_on_every_broken_function(check: str, student: str,
+                                                           capsys) -> None:
+    before = (signal.getsignal(signal.SIGALRM), threading.active_count())
+    start = time.monotonic()
+    result = CHECKS[check](ZOO[student])
+    _assert_clean_failure(result, time.monotonic() - start)
+    out = capsys.readouterr().out
+    assert len(out) <= checks.MAX_OUTPUT + 200  # a printing loop's output is cut
+    # the alarm handler is the caller's again, no timer is left running, no thread leaked
+    assert (signal.getsignal(signal.SIGALRM), threading.active_count()) == before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+BROKEN_ANSWERS = [None, ..., "5", b"5", True, 5 + 0j, math.nan, math.inf, [[1, 2], [3]], [5, 5],
+                  torch.tensor(True), object(), print]
+
+
+@pytest.mark.parametrize("observed", BROKEN_ANSWERS, ids=repr)
+def test_check_answer_fails_cleanly_on_every_broken_answer(observed: Any) -> None:
+    start = time.monotonic()
+    _assert_clean_failure(checks.check_answer("q", observed, 5, verbose=False),
+                          time.monotonic() - start)
+
+
+@pytest.mark.parametrize("linear", [None, ..., "W", (None, None), (torch.zeros(1, 2), None),
+                                    ([[1.0, 2.0], [3.0]], [0.0]), (1 + 2j, 0.0),
+                                    nn.Linear(2, 1, bias=False), nn.Linear(5, 1)], ids=repr)
+def test_check_collapse_fails_cleanly_on_every_broken_layer(linear: Any) -> None:
+    start = time.monotonic()
+    _assert_clean_failure(checks.check_collapse(LINEAR, linear, verbose=False),
+                          time.monotonic() - start)
+
+
+@pytest.mark.parametrize("student", ["busy loop", "sleep loop", "printing loop",
+                                     "swallows exceptions in a loop"])
+def test_endless_loops_are_stopped_outside_the_main_thread_too(student: str) -> None:
+    """The fallback for a check run from a worker thread (or where SIGALRM does not exist)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        start = time.monotonic()
+        box["result"] = checks.check_tanh(ZOO[student], verbose=False, timeout=LIMIT)
+        box["elapsed"] = time.monotonic() - start
+
+    caller = threading.Thread(target=run)
+    caller.start()
+    caller.join(LIMIT + 2 * MARGIN)
+    assert not caller.is_alive()
+    _assert_clean_failure(box["result"], box["elapsed"])
+    time.sleep(0.2)
+    assert not any(t.name == "mlpbook-time-limit" for t in threading.enumerate())  # stopped
+
+
+def test_a_check_inside_an_outer_time_limit_gives_the_outer_timer_back() -> None:
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        checks.check_tanh(_busy, verbose=False, timeout=LIMIT)
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left < 5.0 - LIMIT + 0.5 and not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_endless_loop_in_a_jupyter_kernel_is_stopped() -> None:
+    """The real channel: a check in a cell of a Jupyter kernel (as in the lab and in Colab)."""
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    cells = ["import time\nfrom mlpbook.checks import check_tanh\n"
+             "def tanh(v):\n    while True:\n        time.sleep(0.01)",
+             "start = time.monotonic()\nresult = check_tanh(tanh, timeout=1)\n"
+             "print('elapsed', time.monotonic() - start)",
+             "print('kernel alive', result.passed)"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    out = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
+    assert out[1].startswith("❌ check_tanh: your code did not finish within 1 s"), out[1]
+    assert float(out[1].split("elapsed")[1]) <= 1 + MARGIN
+    assert out[2].strip() == "kernel alive False"
