@@ -70,11 +70,11 @@ def test_check_tanh() -> None:
 
 
 def _mlp_backward(X, y, W1, b1, W2, b2, *, scale_mean: bool = True):
-    z = X @ W1 + b1
+    z = X @ W1.T + b1
     h = z.clamp(min=0)
-    dout = 2 * (h @ W2 + b2 - y) / (y.numel() if scale_mean else 1)
-    dz = (dout @ W2.T) * (z > 0)
-    return X.T @ dz, dz.sum(0), h.T @ dout, dout.sum(0)
+    dout = 2 * (h @ W2.T + b2 - y) / (y.numel() if scale_mean else 1)
+    dz = (dout @ W2) * (z > 0)
+    return dz.T @ X, dz.sum(0), dout.T @ h, dout.sum(0)
 
 
 def test_check_mlp_backward() -> None:
@@ -83,7 +83,7 @@ def test_check_mlp_backward() -> None:
         lambda *a: _mlp_backward(*a, scale_mean=False), verbose=False), "dW1", "divide dout by N")
     _assert_fails(checks.check_mlp_backward(
         lambda *a: (_mlp_backward(*a)[0].T, *_mlp_backward(*a)[1:]), verbose=False),
-        "wrong shape", "(3, 4)", "(4, 3)")
+        "wrong shape", "(4, 3)", "(3, 4)", "nn.Linear")
     _assert_fails(checks.check_mlp_backward(lambda *a: None, verbose=False), "tuple")
 
 

@@ -296,17 +296,18 @@ def check_tanh(tanh_fn: Callable[[Value], Value], *,
 
 def _mlp_problem(seed: int) -> tuple[Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
-    shapes = [(6, 3), (6, 1), (3, 4), (4,), (4, 1), (1,)]
+    shapes = [(6, 3), (6, 1), (4, 3), (4,), (1, 4), (1,)]  # X, y, W1, b1, W2, b2 (nn.Linear's)
     return tuple(torch.randn(s, generator=g, dtype=torch.float64) for s in shapes)
 
 
 def check_mlp_backward(backward_fn: Callable[..., Sequence[Any]], *, seed: int = 0,
                        atol: float = 1e-8, verbose: bool = True,
                        timeout: float = TIME_LIMIT) -> CheckResult:
-    """Compare hand-written gradients of ``mean((relu(X@W1+b1)@W2+b2 - y)**2)`` with autograd.
+    """Compare hand-written gradients of ``mean((relu(X@W1.T+b1)@W2.T+b2 - y)**2)`` with autograd.
 
-    ``backward_fn(X, y, W1, b1, W2, b2) -> (dW1, db1, dW2, db2)``; each must have the shape of
-    its parameter and match autograd in float64 to ``atol`` (absolute).
+    ``backward_fn(X, y, W1, b1, W2, b2) -> (dW1, db1, dW2, db2)``, weights of shape (out, in) as
+    in ``nn.Linear``; each gradient must have the shape of its parameter and match autograd in
+    float64 to ``atol`` (absolute).
     """
     seed = validation.seed(seed)
     timeout = _check_settings(verbose, timeout, atol=atol)
@@ -315,7 +316,7 @@ def check_mlp_backward(backward_fn: Callable[..., Sequence[Any]], *, seed: int =
     def body() -> CheckResult:
         X, y, W1, b1, W2, b2 = _mlp_problem(seed)
         params = [p.clone().requires_grad_(True) for p in (W1, b1, W2, b2)]
-        loss = ((torch.relu(X @ params[0] + params[1]) @ params[2] + params[3] - y) ** 2).mean()
+        loss = ((torch.relu(X @ params[0].T + params[1]) @ params[2].T + params[3] - y) ** 2).mean()
         expected = torch.autograd.grad(loss, params)
         grads = _call(name, backward_fn, X.clone(), y.clone(), W1.clone(), b1.clone(),
                       W2.clone(), b2.clone())
@@ -327,8 +328,12 @@ def check_mlp_backward(backward_fn: Callable[..., Sequence[Any]], *, seed: int =
             shape_hint = f"{label} is a tensor of shape {tuple(e.shape)}, like its parameter"
             g = _tensor(name, g, label, shape_hint)
             if g.shape != e.shape:
+                hint = "a gradient has the shape of its parameter"
+                if g.dim() == 2 and g.shape == e.T.shape:
+                    hint = ("W has shape (out, in), as in nn.Linear, so dW = dZ.T @ (the layer's "
+                            "input), not its transpose")
                 return CheckResult(name, False, f"{label} has the wrong shape:", tuple(e.shape),
-                                   tuple(g.shape), "a gradient has the shape of its parameter")
+                                   tuple(g.shape), hint)
             if not torch.allclose(g, e, atol=atol, rtol=0.0):
                 hint = "go backwards one step at a time: dout, dW2, db2, dh, dz, dW1, db1"
                 if torch.allclose(g, e * y.numel(), atol=atol, rtol=1e-6):
