@@ -1,0 +1,173 @@
+"""The backprop page checks every local rule of the engine, for every operation the engine has.
+
+The engine's operations are discovered from its code (``mutate.engine_ops``: every method of
+``Value`` with a ``_backward`` closure), and so are their single-site mutants
+(``mutate.generate``). Each mutant is applied in this process (``mutate.patched``) and the check
+cells of the page's sections ``sec-backprop-check`` and ``sec-backprop-paths`` are executed, with
+the earlier cells they need: every mutant must make one of them fail. An operation added to the
+engine without a check on the page, or a check removed from the page, leaves mutants alive and
+fails this test, in a second or two and without building the book. (``make mutate`` runs every
+mutant through the real build.)
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import mutate
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+PAGE = mutate.ROOT / "book" / "backprop.md"
+SECTIONS = ("sec-backprop-check", "sec-backprop-paths")
+LABEL = re.compile(r"^\((?P<label>[\w-]+)\)=\s*$", re.MULTILINE)
+
+
+# ----- the page's cells ----------------------------------------------------------------------
+def code_cells(page: Path) -> list[tuple[str, str]]:
+    """``(section label, source)`` of every code cell of a MyST page, read as the build reads
+    it; the section is the last ``(label)=`` above the cell."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from myst_parser.config.main import MdParserConfig
+
+    nb = read_myst_markdown_notebook(page.read_text(encoding="utf-8"), config=MdParserConfig(),
+                                     path=str(page))
+    section, cells = "", []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            labels = LABEL.findall(cell.source)
+            section = labels[-1] if labels else section
+        elif cell.cell_type == "code":
+            cells.append((section, cell.source))
+    return cells
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell defines, names it reads)."""
+    defined, used = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, (ast.Store, ast.Del)) else used).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return defined, used
+
+
+def check_slice(page: Path, sections: tuple[str, ...]) -> list[str]:
+    """The sources of the code cells in ``sections``, preceded by the earlier cells that define
+    what they read (the latest definition of each name, transitively), in page order."""
+    cells = code_cells(page)
+    names = [_names(src) for _, src in cells]
+    keep = {i for i, (sec, _) in enumerate(cells) if sec in sections}
+    if not keep:
+        raise AssertionError(f"{page.name} has no code cell in {sections}")
+    todo = sorted(keep)
+    while todo:
+        j = todo.pop()
+        for name in names[j][1] - names[j][0]:
+            i = next((i for i in range(j - 1, -1, -1) if name in names[i][0]), None)
+            if i is not None and i not in keep:
+                keep.add(i)
+                todo.append(i)
+    return [cells[i][1] for i in sorted(keep)]
+
+
+def run_cells(sources: list[str]) -> BaseException | None:
+    """Execute the cells in one fresh namespace; return the first exception (None if all ran)."""
+    namespace: dict = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for src in sources:
+            try:
+                exec(compile(src, "<cell>", "exec"), namespace)  # noqa: S102 - the page's code
+            except Exception as exc:  # noqa: BLE001 - any failure of a check kills the mutant
+                return exc
+            finally:
+                import matplotlib.pyplot as plt
+
+                plt.close("all")
+    return None
+
+
+def engine_rule_mutants(root: Path = mutate.ROOT) -> dict[str, list[mutate.Mutant]]:
+    """Every single-site mutant of every local rule of the engine, by operation."""
+    ops = mutate.engine_ops((root / mutate.PACKAGE / "engine.py").read_text(encoding="utf-8"))
+    by_op: dict[str, list[mutate.Mutant]] = {op: [] for op in ops}
+    for m in mutate.generate(root):
+        if m.module == "engine" and m.target in {f"Value.{meth}" for meth in ops.values()}:
+            by_op[m.site.split(".")[0]].append(m)
+    return by_op
+
+
+def survivors(page: Path, sections: tuple[str, ...] = SECTIONS) -> dict[str, list[str]]:
+    """``{op: [names of its mutants that the page's checks do not kill]}``, argued equivalents
+    excluded. Raises AssertionError if the unmutated checks fail."""
+    cells = check_slice(page, sections)
+    error = run_cells(cells)
+    assert error is None, f"the unmutated checks of {page.name} fail: {error!r}"
+    alive: dict[str, list[str]] = {}
+    for op, mutants in engine_rule_mutants().items():
+        for m in mutants:
+            if m.name in mutate.EQUIVALENT:
+                continue
+            with mutate.patched(m):
+                if run_cells(cells) is None:
+                    alive.setdefault(op, []).append(m.name)
+    return alive
+
+
+# ----- the tests -----------------------------------------------------------------------------
+def test_engine_ops_are_found_in_the_code() -> None:
+    """The discovery finds the engine's operations, each with gradient contributions."""
+    by_op = engine_rule_mutants()
+    assert {"add", "mul", "pow", "exp", "tanh"} <= set(by_op), sorted(by_op)
+    for op, mutants in by_op.items():
+        kinds = {m.kind for m in mutants}
+        assert {"assign", "sign", "drop"} <= kinds, (op, kinds)
+
+
+def test_every_activation_is_an_engine_op() -> None:
+    """Each activation the package offers on ``Value`` is one of the discovered operations, so
+    its rule is among those the page must check."""
+    from mlpbook.engine import Value
+
+    try:
+        from mlpbook.activations import ACTIVATIONS
+        names = [n for n in ACTIVATIONS if n != "identity"]
+    except ImportError:  # before the activation registry: the scalar MLP's list
+        from mlpbook.nn import ACTIVATIONS as NN_ACTIVATIONS
+        names = [n for n in NN_ACTIVATIONS if n != "linear"]
+    ops = mutate.engine_ops((mutate.ROOT / mutate.PACKAGE / "engine.py").read_text("utf-8"))
+    for name in names:
+        node = getattr(Value(0.3), name)()
+        assert node.op in ops or name in ops, f"activation {name!r} is not an engine op"
+
+
+def test_the_page_checks_every_rule_of_every_op() -> None:
+    alive = survivors(PAGE)
+    assert not alive, (
+        "book/backprop.md no longer checks every local rule: these single-site mutants of the "
+        "engine survive its checks (sections " + ", ".join(SECTIONS) + "): "
+        + "; ".join(f"{op}: {', '.join(names)}" for op, names in alive.items()))
+
+
+def test_removing_an_op_from_the_page_is_noticed(tmp_path: Path) -> None:
+    """A scratch copy of the page whose checks no longer use log leaves log's mutants alive."""
+    page = tmp_path / PAGE.name
+    shutil.copy(PAGE, page)
+    lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [ln for ln in lines if ".log()" not in ln]
+    assert len(lines) - len(kept) >= 2, "the page's checks no longer call .log() on one line"
+    page.write_text("".join(kept), encoding="utf-8")
+    alive = survivors(page)
+    assert set(alive) == {"log"}, alive
+    assert len(alive["log"]) == len(engine_rule_mutants()["log"]), alive
