@@ -135,21 +135,31 @@ def test_engine_ops_are_found_in_the_code() -> None:
         assert {"assign", "sign", "drop"} <= kinds, (op, kinds)
 
 
-def test_every_activation_is_an_engine_op() -> None:
-    """Each activation the package offers on ``Value`` is one of the discovered operations, so
-    its rule is among those the page must check."""
-    from mlpbook.engine import Value
-
+def _activation_ops() -> dict:
+    """Every activation's scalar-engine op (``Value -> Value``), from the activation registry
+    (``mlpbook.activations``); before the registry existed, from the scalar MLP's list."""
     try:
         from mlpbook.activations import ACTIVATIONS
-        names = [n for n in ACTIVATIONS if n != "identity"]
-    except ImportError:  # before the activation registry: the scalar MLP's list
-        from mlpbook.nn import ACTIVATIONS as NN_ACTIVATIONS
-        names = [n for n in NN_ACTIVATIONS if n != "linear"]
+    except ImportError:
+        from mlpbook.nn import ACTIVATIONS as NAMES
+        return {n: (lambda v, n=n: v if n == "linear" else getattr(v, n)()) for n in NAMES}
+    return {name: act.value_op for name, act in ACTIVATIONS.items()}
+
+
+def test_every_activation_is_built_from_engine_ops() -> None:
+    """Each activation the package offers on ``Value`` is built from the discovered operations
+    (every node of its graph was made by one of their closures), so its local rules are among
+    those the page must check."""
+    from mlpbook.engine import Value, topological_sort
+
     ops = mutate.engine_ops((mutate.ROOT / mutate.PACKAGE / "engine.py").read_text("utf-8"))
-    for name in names:
-        node = getattr(Value(0.3), name)()
-        assert node.op in ops or name in ops, f"activation {name!r} is not an engine op"
+    for name, op in _activation_ops().items():
+        for node in topological_sort(op(Value(0.3))):
+            if node.prev:  # made by an operation: Value.<method>.<locals>._backward
+                method = node._backward.__qualname__.split(".")[1]
+                assert method in ops.values(), (
+                    f"activation {name!r} uses {node._backward.__qualname__}, which is not one "
+                    f"of the engine's operations found in its code: {sorted(ops.values())}")
 
 
 def test_the_page_checks_every_rule_of_every_op() -> None:

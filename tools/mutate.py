@@ -330,17 +330,20 @@ def _rule_mutants(module: str, cls: str, method: ast.FunctionDef) -> Iterator[Mu
 
 # --- the other targets: generic single-site operators outside input validation
 def _is_check_call(node: ast.AST) -> bool:
-    """A call to a validation helper (``_check*``) or ``warnings.warn``."""
+    """A call to a validation helper: ``_check*(...)``, ``validation.*(...)`` (the package's
+    validation module) or ``warnings.warn(...)``."""
     if not isinstance(node, ast.Call):
         return False
     f = node.func
-    return ((isinstance(f, ast.Name) and f.id.startswith("_check"))
-            or (isinstance(f, ast.Attribute) and f.attr == "warn"))
+    return ((isinstance(f, ast.Name) and f.id.startswith(("_check", "check_")))
+            or (isinstance(f, ast.Attribute) and (
+                f.attr == "warn" or f.attr.startswith("_check")
+                or (isinstance(f.value, ast.Name) and f.value.id == "validation"))))
 
 
 def _is_validation(stmt: ast.stmt) -> bool:
     """Input validation: ``raise``/``assert``, an ``if`` that only raises or warns, a call to a
-    ``_check*`` helper. Rejecting bad input is the package's unit tests' business; the book's
+    validation helper (alone or assigned). Rejecting bad input is the package's unit tests' business; the book's
     checks run on valid input, where validation changes nothing."""
     if isinstance(stmt, (ast.Raise, ast.Assert)):
         return True
@@ -501,6 +504,8 @@ TARGETS = [
     Target("nn", "Module.zero_grad", "zero_grad"),
     Target("train", "train", "training loop", loop_calling("backward")),
     Target("models", "collapse_linear", "collapse_linear", block_calling("copy_")),
+    Target("models", "make_mlp", "MLP builder", loop_calling("append")),
+    Target("nn", "MLP.__call__", "scalar MLP forward"),
 ]
 
 # Mutants argued to be equivalent: generated and run all the same (to confirm they survive),
