@@ -16,7 +16,6 @@ import ast
 import contextlib
 import io
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -28,26 +27,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 PAGE = mutate.ROOT / "book" / "backprop.md"
 SECTIONS = ("sec-backprop-check", "sec-backprop-paths")
-LABEL = re.compile(r"^\((?P<label>[\w-]+)\)=\s*$", re.MULTILINE)
 
 
 # ----- the page's cells ----------------------------------------------------------------------
-def code_cells(page: Path) -> list[tuple[str, str]]:
-    """``(section label, source)`` of every code cell of a MyST page, read as the build reads
-    it; the section is the last ``(label)=`` above the cell."""
-    from myst_nb.core.read import read_myst_markdown_notebook
-    from myst_parser.config.main import MdParserConfig
-
-    nb = read_myst_markdown_notebook(page.read_text(encoding="utf-8"), config=MdParserConfig(),
-                                     path=str(page))
-    section, cells = "", []
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            labels = LABEL.findall(cell.source)
-            section = labels[-1] if labels else section
-        elif cell.cell_type == "code":
-            cells.append((section, cell.source))
-    return cells
+code_cells = mutate.code_cells
 
 
 def _names(source: str) -> tuple[set[str], set[str]]:

@@ -673,7 +673,25 @@ def patched(mutant: Mutant) -> Iterator[None]:
 
 
 # ----- which pages can kill a mutant, most likely first ---------------------------------------
-CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+LABEL = re.compile(r"^\((?P<label>[\w-]+)\)=\s*$", re.MULTILINE)
+
+
+def code_cells(page: Path) -> list[tuple[str, str]]:
+    """``(section label, source)`` of every code cell of a MyST page, read as the build reads
+    it (myst-nb); the section is the last ``(label)=`` above the cell."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from myst_parser.config.main import MdParserConfig
+
+    nb = read_myst_markdown_notebook(page.read_text(encoding="utf-8"), config=MdParserConfig(),
+                                     path=str(page))
+    section, cells = "", []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            labels = LABEL.findall(cell.source)
+            section = labels[-1] if labels else section
+        elif cell.cell_type == "code":
+            cells.append((section, cell.source))
+    return cells
 
 
 def _imported(tree: ast.AST, modules: set[str]) -> set[str]:
@@ -695,17 +713,11 @@ def _imported(tree: ast.AST, modules: set[str]) -> set[str]:
     return found
 
 
-def _cell_code(text: str) -> str:
-    """The code of a MyST page's code cells (options and IPython magics removed)."""
-    cells = []
-    for body in CELL.findall(text):
-        if body.startswith("---\n"):
-            body = body.split("\n---\n", 1)[-1]
-        lines = body.splitlines()
-        while lines and lines[0].startswith(":"):
-            lines.pop(0)
-        cells.append("\n".join(ln for ln in lines if not ln.lstrip().startswith(("%", "!"))))
-    return "\n\n".join(cells)
+def _cell_code(page: Path) -> str:
+    """The code of a page's code cells, IPython magics removed."""
+    return "\n\n".join("\n".join(ln for ln in src.splitlines()
+                                 if not ln.lstrip().startswith(("%", "!")))
+                       for _, src in code_cells(page))
 
 
 def page_modules(root: Path) -> dict[str, set[str]]:
@@ -719,7 +731,7 @@ def page_modules(root: Path) -> dict[str, set[str]]:
     for page in book_pages(root):
         if not page.has_code:
             continue
-        code = _cell_code(page.text)
+        code = _cell_code(page.path)
         try:
             direct = _imported(ast.parse(code), modules)
         except SyntaxError:  # an unusual cell: fall back to what the text names
@@ -744,7 +756,7 @@ class Planner:
 
     def __init__(self, root: Path, history: dict | None = None) -> None:
         self.modules = page_modules(root)
-        self.code = {p.docname: _cell_code(p.text) for p in book_pages(root) if p.has_code}
+        self.code = {p.docname: _cell_code(p.path) for p in book_pages(root) if p.has_code}
         self.direct = {}
         pkg_modules = {p.stem for p in (root / PACKAGE).glob("*.py")}
         for doc, code in self.code.items():
