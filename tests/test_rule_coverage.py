@@ -19,8 +19,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 import mutate
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -94,6 +92,12 @@ def engine_rule_mutants(root: Path = mutate.ROOT) -> dict[str, list[mutate.Mutan
 def survivors(page: Path, sections: tuple[str, ...] = SECTIONS) -> dict[str, list[str]]:
     """``{op: [names of its mutants that the page's checks do not kill]}``, argued equivalents
     excluded. Raises AssertionError if the unmutated checks fail."""
+    import mlpbook
+
+    here = mutate.ROOT / "code"
+    assert Path(mlpbook.__file__).resolve().is_relative_to(here.resolve()), (
+        f"mlpbook is imported from {mlpbook.__file__}, not from {here}: the mutants of this "
+        f"repository's code cannot be applied to it (set PYTHONPATH={here})")
     cells = check_slice(page, sections)
     error = run_cells(cells)
     assert error is None, f"the unmutated checks of {page.name} fail: {error!r}"

@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pages import CACHE, book_pages, copy_repo, read_report  # noqa: E402
+from pages import REPORT, book_pages, copy_repo, read_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path("code") / "mlpbook"
@@ -343,8 +343,8 @@ def _is_check_call(node: ast.AST) -> bool:
 
 def _is_validation(stmt: ast.stmt) -> bool:
     """Input validation: ``raise``/``assert``, an ``if`` that only raises or warns, a call to a
-    validation helper (alone or assigned). Rejecting bad input is the package's unit tests' business; the book's
-    checks run on valid input, where validation changes nothing."""
+    validation helper (alone or assigned). Rejecting bad input is the business of the package's
+    unit tests; the book runs on valid input, where validation changes nothing."""
     if isinstance(stmt, (ast.Raise, ast.Assert)):
         return True
     if isinstance(stmt, ast.If):
@@ -410,8 +410,7 @@ def _generic_sites(fn: ast.AST, roots: list[Loc]) -> Iterator[tuple[str, str, st
                _replace_at(loc, new))
 
     def constant_sites(loc: Loc, node: ast.expr, where: ast.AST) -> Iterator[tuple]:
-        if (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))
-                and not isinstance(node.value, complex)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
             new = _new_constant(node.value)
             label = f"{node.value!r}->{new!r} in {_src(where, 32)}"
             yield ("constant", label, f"`{node.value!r}` becomes `{new!r}` in `{_src(where)}`",
@@ -885,7 +884,7 @@ def build(root: Path, *, jobs: int, execute_only: bool = True, only: list[str] =
           timeout: float = 900) -> Run:
     """Run the copy's own ``tools/build.py`` on the copy (its previous report removed first)."""
     with contextlib.suppress(FileNotFoundError):
-        (root / "_build" / "exec-report.json").unlink()
+        (root / REPORT).unlink()
     cmd = [sys.executable, str(root / "tools" / "build.py"), "--root", str(root),
            "--jobs", str(jobs)] + (["--execute-only"] if execute_only else [])
     for page in only:
@@ -1050,37 +1049,42 @@ def summarize(records: list[dict]) -> dict:
 def readme_section(result: dict) -> str:
     """The README's generated mutation table, from a full run's results."""
     recs, s = result["mutants"], result["summary"]
-    non_equivalent = s["mutants"] - s["equivalent"]
-    out = [f"**Latest run**: **{s['killed']} of {non_equivalent} non-equivalent single-site "
-           f"mutants killed** by the build, {s['survived']} survived, {s['equivalent']} argued "
-           f"equivalent (they survive, as argued below)"
+    load = result.get("load_average")
+    out = [f"**Latest run**: **{s['killed']} of {s['mutants'] - s['equivalent']} non-equivalent "
+           f"single-site mutants killed** by the build, {s['survived']} survived, "
+           f"{s['equivalent']} argued equivalent (they survive, as argued below)"
            + (f", {s['error']} error(s), {s['timeout']} timeout(s)"
               if s["error"] or s["timeout"] else "") + ".",
-           f"`make mutate` took {result['wall_seconds'] / 60:.1f} min of wall time on "
-           f"{result['jobs']} cores ({result['parallel_mutants']} mutants at a time) on "
-           f"{result['machine']}; the builds used {result['cpu_seconds'] / 60:.1f} min of CPU, "
+           f"`make mutate` took {result['wall_seconds'] / 60:.1f} min of wall time, "
+           f"{result['parallel_mutants']} mutants at a time on {result['machine']}"
+           + (f" (load average {load[0]:.1f} at the start: other work shared the cores)"
+              if load and load[0] > 1.5 else "")
+           + f"; the builds used {result['cpu_seconds'] / 60:.1f} min of CPU, "
            f"{result['cpu_seconds'] / max(1, s['mutants']):.1f} s per mutant, in "
            f"{s['page_runs']} page executions ({s['page_runs'] / max(1, s['mutants']):.2f} per "
-           f"mutant).", "",
-           "| function | kind | mutants | killed | equivalent | survived | first killed by |",
-           "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
-    groups: dict[tuple[str, str], list[dict]] = {}
+           f"mutant). Every mutant, with the page, line and cell that killed it: "
+           f"`bench/mutation.json`.", "",
+           "| function | mutants by kind | killed | equivalent | survived | killed on (first failing page) |",
+           "| --- | --- | ---: | ---: | ---: | --- |"]
+    groups: dict[str, list[dict]] = {}
     for r in recs:
-        fn = f"`{r['module']}.{r['target']}`"
-        groups.setdefault((fn, r["kind"]), []).append(r)
-    for (fn, kind), rs in groups.items():
+        groups.setdefault(f"`{r['module']}.{r['target']}`", []).append(r)
+    for fn, rs in groups.items():
+        kinds: dict[str, int] = {}
         pages: dict[str, int] = {}
         for r in rs:
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
             if r["killed"] and r["killed_by"]:
                 page = (r["killed_by"][0].get("page") or "render").removeprefix("book/")
                 pages[page] = pages.get(page, 0) + 1
         by = ", ".join(f"{p} {n}" for p, n in sorted(pages.items(), key=lambda kv: -kv[1]))
-        out.append(f"| {fn} | {kind} | {len(rs)} | {sum(r['status'] == 'killed' for r in rs)} "
+        out.append(f"| {fn} | {', '.join(f'{k} {n}' for k, n in kinds.items())} "
+                   f"| {sum(r['status'] == 'killed' for r in rs)} "
                    f"| {sum(r['status'] == 'equivalent' for r in rs)} "
                    f"| {sum(r['status'] == 'survived' for r in rs)} | {by} |")
     eq = [r for r in recs if r["equivalent"]]
     if eq:
-        out += ["", "Argued equivalent (generated and run all the same; each survived):", ""]
+        out += ["", "Argued equivalent (generated and run all the same):", ""]
         out += [f"- `{r['mutant']}` ({r['status']}): {r['equivalent']}" for r in eq]
     bad = [r for r in recs if r["status"] in ("survived", "error", "timeout")]
     if bad:
@@ -1121,13 +1125,13 @@ FAST = {
 
 
 def _machine() -> str:
-    cpu = "unknown CPU"
+    cpu = "an unknown CPU"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{os.cpu_count()} cores, {cpu}"
+    return f"{os.cpu_count()} cores ({cpu})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1185,6 +1189,7 @@ def main(argv: list[str] | None = None) -> int:
             history = json.loads(history_path.read_text(encoding="utf-8"))
 
     t0 = time.perf_counter()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
     work = Path(tempfile.mkdtemp(prefix="mlpbook-mutate-"))
     try:
         # One snapshot of the tree: every mutant runs the same book, whatever is edited meanwhile.
@@ -1263,6 +1268,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "stopping at the first failing page")
                     + ("; survivors re-tried with the full render" if not args.no_render else ""),
             "jobs": args.jobs, "parallel_mutants": max(1, args.jobs), "machine": _machine(),
+            "load_average": [round(x, 2) for x in load] if load else None,
             "wall_seconds": round(wall, 1), "baseline_seconds": round(baseline.seconds, 1),
             "cpu_seconds": round(sum(r.cpu_seconds for r in ordered), 1),
             "summary": summarize([asdict(r) for r in ordered]),
