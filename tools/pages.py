@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -131,3 +137,31 @@ def copy_repo(source: Path, dest: Path, *, with_cache: bool = False) -> Path:
     if with_cache and (source / CACHE).is_dir():
         shutil.copytree(source / CACHE, dest / CACHE)
     return dest
+
+
+def jupyter_book(root: Path, *args: str, env: dict[str, str] | None = None,
+                 echo: Callable[[str], None] | None = None) -> subprocess.CompletedProcess:
+    """Run ``jupyter-book build ROOT ARGS...`` in ``root``: the one place that runs jupyter-book.
+
+    The build, the preview, the benchmark and the tests all call this. Its output (stdout and
+    stderr, merged) is returned as ``.stdout`` and passed to ``echo`` line by line as it comes.
+    It runs in a process group of its own, so a Ctrl-C meant for the caller does not reach it;
+    instead, on Ctrl-C (or any exception) here the whole group is killed before re-raising, so no
+    Sphinx process outlives its caller.
+    """
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), *args]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if echo is not None:
+                echo(line)
+        code = proc.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, code, "".join(lines), "")

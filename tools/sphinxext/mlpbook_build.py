@@ -1,7 +1,10 @@
 """Local Sphinx extension: keep rendering in step with tools/build.py.
 
-- Pages that tools/build.py re-executed in this build are re-read by Sphinx even when their
-  source file did not change (e.g. after an edit to code/mlpbook), so no stale output is served.
+- Every page whose inputs or cached outputs differ from what was last rendered is re-read by
+  Sphinx, even when its source file did not change (e.g. after an edit to code/mlpbook, or after
+  a build that executed pages and then failed): tools/freshness.py decides which, tools/build.py
+  passes the list in ``MLPBOOK_REREAD``. When any page is re-read, every page is written again,
+  so links to a changed page (numbers, titles, labels) are never stale either.
 - MathJax is served from the site itself (copied from the pinned django-static-mathjax wheel),
   so the published site and the offline browser tests render maths without a CDN.
 """
@@ -9,7 +12,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -18,16 +23,28 @@ from sphinx.environment import BuildEnvironment
 MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
 
 
-def _executed_docnames(app: Sphinx) -> set[str]:
-    report = Path(app.srcdir) / "_build" / "exec-report.json"  # tools/pages.py REPORT
-    if not report.exists():
-        return set()
-    return set(json.loads(report.read_text())["executed"])
+def _to_reread(app: Sphinx) -> list[str]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import freshness  # tools/freshness.py
+
+    if freshness.REREAD_ENV in os.environ:  # tools/build.py took the plan before rendering
+        return json.loads(os.environ[freshness.REREAD_ENV])
+    return freshness.render_plan(Path(app.srcdir)).reread  # jupyter-book run by hand
 
 
 def outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> list[str]:
-    """Re-read every page whose outputs were just refreshed by tools/build.py."""
-    return sorted(_executed_docnames(app) & set(env.found_docs) - set(added) - set(changed))
+    """Re-read every page not rendered from its current inputs and cached outputs."""
+    return sorted(set(_to_reread(app)) & set(env.found_docs) - set(added) - set(changed))
+
+
+def note_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    app.mlpbook_read_any = bool(docnames)
+
+
+def rewrite_all(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """After any page was re-read, write every page: links carry other pages' titles, numbers
+    and labels, which Sphinx would otherwise leave as they were in unchanged pages."""
+    return sorted(env.found_docs) if getattr(app, "mlpbook_read_any", False) else []
 
 
 def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
@@ -91,6 +108,8 @@ def fix_citation_roles(app: Sphinx, pagename: str, templatename: str, context: d
 
 def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", outdated)
+    app.connect("env-before-read-docs", note_read)
+    app.connect("env-get-updated", rewrite_all)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", dedupe_scripts)
     app.connect("html-page-context", fix_citation_roles)
