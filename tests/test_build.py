@@ -378,3 +378,18 @@ def test_ctrl_c_during_render(tmp_path: Path) -> None:
     assert "rendering every page (the last render did not finish)" in result.stdout
     assert exec_report(root)["executed"] == []
     assert "probe 2" in html(root, "t-a") and "probe 2" in html(root, "t-b")
+
+
+def test_readme_benchmark_table_is_generated() -> None:
+    """The README's benchmark table is what tools/bench.py writes from bench/results.json,
+    between its markers: no figure copied (or edited) by hand."""
+    from bench import report
+    from conftest import ROOT
+    from readme import markers
+
+    results = ROOT / "bench" / "results.json"
+    begin, end = markers("bench")
+    text = (ROOT / "README.md").read_text()
+    assert text.count(begin) == 1 and text.count(end) == 1
+    section = text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+    assert section == report(json.loads(results.read_text()))
