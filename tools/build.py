@@ -199,8 +199,10 @@ async def execute_page(root: Path, page: Page, timeout: float) -> Result:
             kc = km.client()
             kc.start_channels()
             await kc.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
+            # Output that arrives after a cell's reply is waited for (nbclient's iopub_timeout):
+            # up to 30 s on a loaded machine, rather than silently dropped after 4.
             client = NotebookClient(nb, km=km, timeout=None, kernel_name="python3",
-                                    record_timing=False,
+                                    record_timing=False, iopub_timeout=min(timeout, 30),
                                     resources={"metadata": {"path": str(page.path.parent)}})
             client.kc = kc
             for index, cell in enumerate(nb.cells):
@@ -224,8 +226,12 @@ async def execute_page(root: Path, page: Page, timeout: float) -> Result:
                           nb.cells[index].source, exc.ename or type(exc).__name__, text, last,
                           output_tail(nb.cells[index]))
         except Exception as exc:  # kernel died, bad notebook: still a failure of this page
-            return Result(page.docname, False, time.perf_counter() - start, index, None, "",
-                          type(exc).__name__, ANSI.sub("", repr(exc)), ANSI.sub("", str(exc)))
+            cell = nb.cells[index] if index is not None else None
+            return Result(page.docname, False, time.perf_counter() - start, index,
+                          md_line(page, nb, index, None) if cell else None,
+                          cell.source if cell else "", type(exc).__name__,
+                          ANSI.sub("", repr(exc)), ANSI.sub("", str(exc)),
+                          output_tail(cell) if cell else "")
         finally:
             if km.provisioner is not None:
                 kill_kernel(km.provisioner.pgid)
