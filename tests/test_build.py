@@ -142,11 +142,13 @@ def set_probe(root: Path, value: int) -> None:
 
 
 def probe_book(dest: Path) -> Path:
-    """Two pages that print a value from the package, one that does not use it, and an index."""
+    """Two pages that print a value from the package, one that does not use it, one that links
+    to it (and has no code), and an index."""
     probe = "from mlpbook import buildprobe\nprint('probe', buildprobe.VALUE, {!r})"
     root = mini_book(dest, {"t-index": page("Index"), "t-a": page("A", probe.format("a")),
                             "t-b": page("B", probe.format("b")),
-                            "t-c": page("C", "print('plain', 6 * 7)")})
+                            "t-c": page("C", "print('plain', 6 * 7)"),
+                            "t-d": "# D\n\nA page that links to {doc}`t-c`.\n"})
     set_probe(root, 1)
     return root
 
@@ -170,7 +172,8 @@ def test_mended_page_renders_what_the_cache_holds(tmp_path: Path) -> None:
     """A package edit plus a failing page, then the page mended: the site equals a clean build's.
 
     The failing build executed (and cached) the other pages but rendered nothing; the next one
-    executes only the mended page, and must still re-render the pages executed before.
+    executes only the mended page, and must still re-render the pages executed before. A page
+    retitled at the same time is quoted fresh by the unchanged page that links to it.
     """
     root = probe_book(tmp_path / "repo")
     build_ok(root)
@@ -183,15 +186,18 @@ def test_mended_page_renders_what_the_cache_holds(tmp_path: Path) -> None:
     assert failed.returncode != 0
     assert [f["page"] for f in exec_report(root)["failures"]] == ["book/t-b"]
     b.write_text(good)
+    c = root / "book" / "t-c.md"
+    c.write_text(c.read_text().replace("# C", "# C, retitled"))
     report = build_ok(root)
-    assert report["executed"] == ["book/t-b"]
+    assert report["executed"] == ["book/t-b", "book/t-c"]
     assert {"book/t-a", "book/t-b"} <= set(report["rendered"]["reread"])
     assert "probe 2" in html(root, "t-a") and "probe 2" in html(root, "t-b")
+    assert "C, retitled" in html(root, "t-d")
 
     clean = tmp_path / "clean"
     shutil.copytree(root, clean, ignore=shutil.ignore_patterns("_build"))
     build_ok(clean)
-    for name in ("t-index", "t-a", "t-b", "t-c"):
+    for name in ("t-index", "t-a", "t-b", "t-c", "t-d"):
         assert html(root, name) == html(clean, name), name
 
 

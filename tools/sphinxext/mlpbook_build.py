@@ -3,8 +3,9 @@
 - Every page whose inputs or cached outputs differ from what was last rendered is re-read by
   Sphinx, even when its source file did not change (e.g. after an edit to code/mlpbook, or after
   a build that executed pages and then failed): tools/freshness.py decides which, tools/build.py
-  passes the list in ``MLPBOOK_REREAD``. When any page is re-read, every page is written again,
-  so links to a changed page (numbers, titles, labels) are never stale either.
+  passes the list in ``MLPBOOK_REREAD``. When re-reading changed a title, a label or a number
+  that other pages quote in their links, every page is written again, so links are never stale
+  either (Sphinx itself rewrites only the pages it re-read).
 - MathJax is served from the site itself (copied from the pinned django-static-mathjax wheel),
   so the published site and the offline browser tests render maths without a CDN.
 """
@@ -37,14 +38,24 @@ def outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> lis
     return sorted(set(_to_reread(app)) & set(env.found_docs) - set(added) - set(changed))
 
 
-def note_read(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
-    app.mlpbook_read_any = bool(docnames)
+def cross_page_facts(env: BuildEnvironment) -> str:
+    """What a page's links quote from other pages: titles, labels, section and figure numbers."""
+    std = env.get_domain("std")
+    facts = {"titles": {d: t.astext() for d, t in env.titles.items()},
+             "labels": std.labels, "anonlabels": std.anonlabels,
+             "secnumbers": env.toc_secnumbers, "fignumbers": env.toc_fignumbers}
+    return json.dumps(facts, sort_keys=True, default=repr)
 
 
-def rewrite_all(app: Sphinx, env: BuildEnvironment) -> list[str]:
-    """After any page was re-read, write every page: links carry other pages' titles, numbers
-    and labels, which Sphinx would otherwise leave as they were in unchanged pages."""
-    return sorted(env.found_docs) if getattr(app, "mlpbook_read_any", False) else []
+def note_facts(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    app.mlpbook_facts = cross_page_facts(env) if docnames else None
+
+
+def rewrite_quoting_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """Write every page when what links quote changed in the pages just read (Sphinx would
+    leave links to them in the other pages as they were)."""
+    before = getattr(app, "mlpbook_facts", None)
+    return sorted(env.found_docs) if before is not None and before != cross_page_facts(env) else []
 
 
 def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
@@ -108,8 +119,8 @@ def fix_citation_roles(app: Sphinx, pagename: str, templatename: str, context: d
 
 def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", outdated)
-    app.connect("env-before-read-docs", note_read)
-    app.connect("env-get-updated", rewrite_all)
+    app.connect("env-before-read-docs", note_facts)
+    app.connect("env-get-updated", rewrite_quoting_pages)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", dedupe_scripts)
     app.connect("html-page-context", fix_citation_roles)
