@@ -261,7 +261,7 @@ def test_a_corrupt_cache_is_repaired(tmp_path: Path) -> None:
         "deleted notebook": (lambda: notebook_of("t-b").unlink(), ["book/t-b"], "are missing"),
         "empty database": (lambda: (cache_dir / "global.db").write_bytes(b""),
                            ["book/t-a", "book/t-b", "book/t-c"], "database"),
-        "truncated stamps": (lambda: truncate(cache_dir / "mlpbook-stamps.json"),
+        "truncated stamps": (lambda: truncate(root / freshness.STAMPS),
                              ["book/t-a", "book/t-b", "book/t-c"], "stamps"),
     }
     for fault, (inject, expected, said) in faults.items():

@@ -107,8 +107,12 @@ def test_page_without_code_is_rerendered_not_executed(built: Path) -> None:
     assert freshness.render_plan(built).reread == ["book/t-index"]
 
 
-def test_package_edit_executes_the_pages_that_import_it(built: Path) -> None:
-    append(built / "code" / "mlpbook" / "engine.py", "\n# an edit\n")
+@pytest.mark.parametrize("name", ["engine.py", "assets/widget.js"])
+def test_package_edit_executes_the_pages_that_import_it(built: Path, name: str) -> None:
+    """An edit to a module, or to a file the package ships (a script a page embeds)."""
+    path = built / "code" / "mlpbook" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(path.read_text() + "\n// an edit\n" if path.exists() else "// new\n")
     assert fake_run(built) == ["book/t-a", "book/t-c"]
     assert freshness.render_plan(built).reread == ["book/t-a", "book/t-c"]
 

@@ -1,7 +1,7 @@
 """Freshness: which pages must be executed, and which must be re-rendered. The one place for it.
 
 Execution. A page with code is executed when its *input digest* (the page, ``requirements.txt``,
-``_config.yml``, and the ``mlpbook`` sources if it uses the package: ``pages.input_digest``)
+``_config.yml``, and the ``mlpbook`` sources if it uses the package: ``input_digest``)
 differs from the one stamped at its last successful execution, or when the execution cache does
 not hold a sound copy of its outputs. Each stamp also records the digest of the cached notebook
 file it was written with, so a truncated, deleted or replaced cache entry is noticed, discarded
@@ -34,8 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pages import CACHE, GLOBAL_INPUTS, Page, book_pages, input_digest, package_digest
+from pages import CACHE, ROOT, Page, book_pages
 
+# Files whose change must re-execute every page (besides the page itself).
+GLOBAL_INPUTS = ("requirements.txt", "_config.yml")
 STAMPS = CACHE / "mlpbook-stamps.json"
 RENDERED = CACHE / "mlpbook-rendered.json"
 # Files of jupyter-cache itself inside CACHE (discarded together when its database is unreadable).
@@ -110,6 +112,42 @@ def _read_json(path: Path, what: str, say: Say) -> dict | None:
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- what a page's execution depends on -------------------------------------------------------
+
+
+def _digest_files(paths: list[Path], root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def package_digest(root: Path = ROOT) -> str:
+    """Hash of the mlpbook package (its sources and any files it ships, e.g. scripts or styles
+    that pages embed) and its project file."""
+    pkg = root / "code"
+    files = [p for p in (pkg / "mlpbook").rglob("*") if p.is_file()
+             and "__pycache__" not in p.parts and p.suffix != ".pyc"] + [pkg / "pyproject.toml"]
+    return _digest_files(files, root)
+
+
+def input_digest(page: Page, root: Path = ROOT, package: str | None = None) -> str:
+    """Hash of everything a page's execution depends on.
+
+    The page itself, ``requirements.txt`` and ``_config.yml`` always; the ``mlpbook`` sources
+    when the page uses the package.
+    """
+    h = hashlib.sha256()
+    h.update(page.path.read_bytes())
+    h.update(_digest_files([root / name for name in GLOBAL_INPUTS], root).encode())
+    if page.imports_mlpbook:
+        h.update((package or package_digest(root)).encode())
+    return h.hexdigest()
 
 
 # --- execution: stamps and the cache ---------------------------------------------------------
