@@ -425,7 +425,12 @@ def build(root: Path, args: argparse.Namespace, only: set[str] | None) -> int:
         return 1
     if args.execute_only:
         return 0
-    code, plan = render(root)
+    try:
+        code, plan = render(root)
+    except KeyboardInterrupt:
+        write_report(root, results, wall, repaired=repaired, interrupted=True,
+                     rendered={"everything": None, "reread": None, "succeeded": False})
+        raise
     write_report(root, results, wall, repaired=repaired, interrupted=False,
                  rendered={"everything": plan.everything, "reread": plan.reread,
                            "succeeded": code == 0})
@@ -453,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--only needs --execute-only (the render needs every page executed)")
     if only and only - {p.docname for p in book_pages(root)}:
         parser.error(f"--only: not a page: {sorted(only - {p.docname for p in book_pages(root)})}")
+    # A termination request (CI cancelling a job, `timeout`) stops the build as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     try:
         with build_lock(root, wait=not args.no_wait):
             return build(root, args, only)
