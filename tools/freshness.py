@@ -247,9 +247,8 @@ def _sound_notebook(path: Path) -> bool:
         return False
 
 
-def cache_problem(cache, page: Page, stamp: dict, digest: str, stamps: Stamps,
-                  say: Say = _quiet) -> str | None:
-    """Why the cache cannot serve ``page`` (None if it can); unsound entries are discarded.
+def cache_problem(cache, page: Page, stamp: dict, stamps: Stamps, say: Say = _quiet) -> str | None:
+    """Why the cache cannot serve ``page``, whose inputs match its stamp (None if it can).
 
     A missing entry is simply stale. An entry whose notebook file is gone, or differs from the
     file stamped when it was written (truncated, replaced), is said, discarded and re-executed.
@@ -265,15 +264,14 @@ def cache_problem(cache, page: Page, stamp: dict, digest: str, stamps: Stamps,
         discard_entry(cache, pk, notebook)
         return "cache entry discarded"
     stamped = stamp.get("outputs")
-    if stamped is None and stamp.get("inputs") == digest and _sound_notebook(notebook):
+    if stamped is None and _sound_notebook(notebook):
         # a first-format stamp: the file is checked, then recorded
         stamp.update(outputs=file_digest(notebook), entry=notebook.parent.name)
         stamps.save()
         return None
     if stamped != file_digest(notebook):
-        if stamp.get("inputs") == digest:  # ours, unchanged inputs, different file: damaged
-            say(f"the cached outputs of {name} do not match their stamp (truncated or changed "
-                "since they were written): entry discarded, the page is re-executed")
+        say(f"the cached outputs of {name} do not match their stamp (truncated or changed "
+            "since they were written): entry discarded, the page is re-executed")
         discard_entry(cache, pk, notebook)
         return "cache entry discarded"
     return None
@@ -298,7 +296,7 @@ def to_execute(root: Path, cache, stamps: Stamps, *, force: bool = False,
         elif stamp.get("inputs") != digest:
             reason = "inputs changed" if stamp else "not executed yet"
         else:
-            reason = cache_problem(cache, page, stamp, digest, stamps, say)
+            reason = cache_problem(cache, page, stamp, stamps, say)
         if reason:
             stale.append((page, digest, reason))
     return stale
