@@ -284,18 +284,29 @@ def test_concurrent_builds_execute_each_page_once(tmp_path: Path) -> None:
     log = "import time\nwith open('../executions.log', 'a') as f:\n    print('{}', file=f)\ntime.sleep(1)"
     names = ["t-index", "t-a", "t-b"]
     root = mini_book(tmp_path / "repo", {n: page(n, log.format(n)) for n in names})
-    runs = [subprocess.Popen(build_command(root, "--execute-only"), cwd=root, text=True, env=BUILD_ENV,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    outputs = [run.communicate(timeout=600) for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
-    assert sorted((root / "executions.log").read_text().split()) == sorted(names)
-    assert sum("waiting for it to finish" in out for out, _ in outputs) == 1
+    executions = root / "executions.log"
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(build_command(root, "--execute-only"), cwd=root, text=True,
+                                env=BUILD_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    first = start()
+    deadline = time.monotonic() + 300
+    while not executions.exists():  # the first build is executing a page: it holds the lock
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = start()
+    outputs = [run.communicate(timeout=600) for run in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    assert sorted(executions.read_text().split()) == sorted(names)
+    assert "waiting for it to finish" in outputs[1][0]
+    assert "[build] executed 0 page(s)" in outputs[1][0]
 
     (root / "book" / "t-a.md").write_text((root / "book" / "t-a.md").read_text() + "\nEdited.\n")
     killed = subprocess.Popen(build_command(root, "--execute-only"), cwd=root, env=BUILD_ENV,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while len((root / "executions.log").read_text().split()) == len(names):
+    while len(executions.read_text().split()) == len(names):
         assert time.monotonic() < deadline and killed.poll() is None
         time.sleep(0.05)
     killed.kill()
