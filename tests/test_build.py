@@ -281,34 +281,36 @@ def test_a_corrupt_cache_is_repaired(tmp_path: Path) -> None:
 def test_concurrent_builds_execute_each_page_once(tmp_path: Path) -> None:
     """Two builds of one folder at once: the second waits for the first, executes nothing
     itself, and both succeed. A build killed outright leaves no lock behind."""
-    log = "import time\nwith open('../executions.log', 'a') as f:\n    print('{}', file=f)\ntime.sleep(1)"
+    log = ("import os, time\nwith open('../executions.log', 'a') as f:\n    print('{}', file=f)\n"
+           "while not os.path.exists('../go'):\n    time.sleep(0.05)")
     names = ["t-index", "t-a", "t-b"]
     root = mini_book(tmp_path / "repo", {n: page(n, log.format(n)) for n in names})
     executions = root / "executions.log"
 
-    def start() -> subprocess.Popen:
+    def start(name: str) -> subprocess.Popen:
+        out = (tmp_path / f"{name}.out").open("w")
         return subprocess.Popen(build_command(root, "--execute-only"), cwd=root, text=True,
-                                env=BUILD_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                env=BUILD_ENV, stdout=out, stderr=subprocess.STDOUT)
 
-    first = start()
-    deadline = time.monotonic() + 300
-    while not executions.exists():  # the first build is executing a page: it holds the lock
-        assert time.monotonic() < deadline and first.poll() is None
-        time.sleep(0.05)
-    second = start()
-    outputs = [run.communicate(timeout=600) for run in (first, second)]
-    assert [first.returncode, second.returncode] == [0, 0], outputs
+    def wait_for(condition, *runs: subprocess.Popen) -> None:
+        deadline = time.monotonic() + 300
+        while not condition():
+            assert time.monotonic() < deadline and all(run.poll() is None for run in runs)
+            time.sleep(0.05)
+
+    first = start("first")
+    wait_for(executions.exists, first)  # the first build is executing pages: it holds the lock
+    second = start("second")
+    wait_for(lambda: "waiting for it to finish" in (tmp_path / "second.out").read_text(), first, second)
+    (root / "go").touch()  # the pages of the first build may finish now
+    assert [first.wait(timeout=600), second.wait(timeout=600)] == [0, 0]
     assert sorted(executions.read_text().split()) == sorted(names)
-    assert "waiting for it to finish" in outputs[1][0]
-    assert "[build] executed 0 page(s)" in outputs[1][0]
+    assert "[build] executed 0 page(s)" in (tmp_path / "second.out").read_text()
 
     (root / "book" / "t-a.md").write_text((root / "book" / "t-a.md").read_text() + "\nEdited.\n")
     killed = subprocess.Popen(build_command(root, "--execute-only"), cwd=root, env=BUILD_ENV,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while len(executions.read_text().split()) == len(names):
-        assert time.monotonic() < deadline and killed.poll() is None
-        time.sleep(0.05)
+    wait_for(lambda: len(executions.read_text().split()) > len(names), killed)
     killed.kill()
     killed.wait()
     for pid in kernels_of(root):  # a killed build cannot stop its kernels (they exit soon)
