@@ -3,7 +3,6 @@ including small synthetic books for testing the build machinery in seconds."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
