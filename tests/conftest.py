@@ -1,8 +1,8 @@
-"""Shared fixtures: the built book (built once per session) and temporary repository copies."""
+"""Shared fixtures: the built book (built once per session) and temporary repository copies,
+including small synthetic books for testing the build machinery in seconds."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -26,12 +26,88 @@ def copy_repo(dest: Path, *, with_cache: bool = False) -> Path:
     return dest
 
 
-def run_build(root: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run tools/build.py on ``root`` (the copy's own tools, pages and package)."""
-    return subprocess.run(
-        [sys.executable, str(root / "tools" / "build.py"), "--root", str(root), *args],
-        cwd=root, capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
+def build_command(root: Path, *args: str) -> list[str]:
+    """The command line of tools/build.py on ``root`` (the copy's own tools, pages and package)."""
+    return [sys.executable, str(root / "tools" / "build.py"), "--root", str(root), *args]
+
+
+BUILD_ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def run_build(root: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
+    """Run tools/build.py on ``root``; a build that hangs fails the test after ``timeout`` s."""
+    return subprocess.run(build_command(root, *args), cwd=root, capture_output=True, text=True,
+                          env=BUILD_ENV, timeout=timeout)
+
+
+PAGE_HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+"""
+
+
+def page(title: str, *cells: str) -> str:
+    """A MyST page: a title, then one code cell per item (no cells: a plain Markdown page). A
+    cell's text may begin with option lines (``:tags: [remove-cell]``) and a blank line."""
+    body = "".join(f"```{{code-cell}} ipython3\n{cell.strip(chr(10))}\n```\n\n" for cell in cells)
+    return f"{PAGE_HEADER if cells else ''}# {title}\n\nSome prose.\n\n{body}"
+
+
+def mini_book(dest: Path, pages: dict[str, str], timeout: float | None = None) -> Path:
+    """A copy of the repository whose book is ``pages`` (``{"name": markdown}`` written to
+    ``book/name.md``, the first one the root of ``_toc.yml``), with the repository's own tools,
+    extensions, configuration and package: the build machinery, on pages that run in a second.
+    ``timeout`` sets ``execute.timeout`` in the copy's ``_config.yml``."""
+    import yaml
+
+    root = copy_repo(dest)
+    for name, text in pages.items():
+        (root / "book" / f"{name}.md").write_text(text, encoding="utf-8")
+    names = [f"book/{name}" for name in pages]
+    toc = {"format": "jb-book", "root": names[0], "chapters": [{"file": n} for n in names[1:]]}
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    if timeout is not None:
+        config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+        config["execute"]["timeout"] = timeout
+        (root / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return root
+
+
+def _processes() -> dict[int, tuple[str, str]]:
+    """Every live (not zombie) process of this machine we may read: pid -> (cmdline, environ)."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if ") Z " in (proc / "stat").read_text():
+                continue
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (proc / "environ").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        found[int(proc.name)] = (cmdline, environ)
+    return found
+
+
+def kernels_of(root: Path) -> list[int]:
+    """The live kernels a build of ``root`` started (tools/build.py marks their environment)."""
+    mark = f"MLPBOOK_BUILD_ROOT={root}\0"
+    return [pid for pid, (_, environ) in _processes().items() if mark in environ]
+
+
+def renderers_of(root: Path) -> list[int]:
+    """The live jupyter-book (Sphinx) processes building ``root``."""
+    return [pid for pid, (cmdline, _) in _processes().items()
+            if "jupyter-book" in cmdline and f" {root} " in f"{cmdline} "]
 
 
 def exec_report(root: Path) -> dict:

@@ -384,7 +384,8 @@ def test_output_is_deterministic() -> None:
 def test_an_edit_to_the_script_or_style_makes_pages_stale(tmp_path: Path) -> None:
     """The script and style are inlined in the pages' outputs, so the build's package hash (what
     decides which pages re-execute) must cover them like the .py sources."""
-    from pages import NOT_COPIED, package_digest
+    from freshness import package_digest
+    from pages import NOT_COPIED
 
     shutil.copytree(ROOT / "code", tmp_path / "code", ignore=NOT_COPIED)
     for name in ("explorer.js", "explorer.css"):

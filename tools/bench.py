@@ -1,9 +1,11 @@
 """Benchmark the build: clean build vs plain Jupyter Book, incremental builds, page run time, weight.
 
 Everything runs on temporary copies of the repository, in one run, so the ratios compare like
-with like on the same (noisy) machine. Prints a table and writes bench/results.json.
+with like on the same (noisy) machine. Prints a table, writes bench/results.json and rewrites the
+table in README.md between <!-- begin:bench --> and <!-- end:bench --> (tools/readme.py).
 
-Usage: python tools/bench.py [--runs 3] [--quick]
+Usage: python tools/bench.py [--runs 3] [--no-readme]
+       python tools/bench.py --readme-only   (the README table from bench/results.json, no run)
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
-from pages import book_pages, copy_repo, read_report  # noqa: E402
+from pages import book_pages, copy_repo, jupyter_book, read_report  # noqa: E402
+from readme import update_readme  # noqa: E402
 from weight import page_weights  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sphinxext"))
@@ -61,7 +64,12 @@ def plain_jupyter_book(root: Path) -> float:
     config["execute"]["execute_notebooks"] = "force"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.rmtree(root / "_build", ignore_errors=True)
-    return timed([str(Path(sys.executable).with_name("jupyter-book")), "build", str(root)], root)
+    start = time.perf_counter()
+    out = jupyter_book(root)
+    seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        sys.exit(f"bench: plain jupyter-book build of {root} failed:\n{out.stdout[-6000:]}")
+    return seconds
 
 
 def stats(samples: list[float]) -> dict:
@@ -151,7 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repetitions of each timing")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--no-readme", action="store_true",
+                        help="do not rewrite the README's benchmark table")
+    parser.add_argument("--readme-only", action="store_true",
+                        help="rewrite the README's table from --out without measuring anything")
     args = parser.parse_args(argv)
+    if args.readme_only:
+        update_readme("bench", report(json.loads(args.out.read_text())), ROOT)
+        print(f"[bench] README.md table rewritten from {args.out}")
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         print(f"[bench] {args.runs} run(s) of each timing in {tmp}", flush=True)
@@ -184,8 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True))
-    print(report(results))
-    print(f"[bench] wrote {args.out.relative_to(ROOT)}")
+    table = report(results)
+    print(table)
+    print(f"[bench] wrote {args.out}")
+    if not args.no_readme:
+        update_readme("bench", table, ROOT)
+        print("[bench] updated the table in README.md (between <!-- begin:bench --> and "
+              "<!-- end:bench -->)")
     return 0
 
 

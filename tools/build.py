@@ -2,40 +2,59 @@
 
 Why not plain ``jupyter-book build`` with ``execute_notebooks: cache``? jupyter-cache keys a page
 only on its own code cells (myst-nb #299), so an edit to ``code/mlpbook`` would be served from a
-stale cache, and it executes pages one at a time. Here a page is executed when the hash of its
-inputs (the page, the mlpbook sources if it uses them, requirements.txt, _config.yml) differs
-from the one recorded at its last successful execution, pages run on all cores, every failing
-page is reported at the end, and Sphinx then renders from the (now fresh) cache.
+stale cache, and it executes pages one at a time. Here ``freshness.py`` decides which pages to
+execute (their inputs changed, or the cache cannot serve them) and which to re-render (what was
+last rendered differs from their inputs and cached outputs); the pages run on all cores, each
+cell within ``execute.timeout`` of ``_config.yml``; every failing page is reported at the end; and
+Sphinx then renders from the (now fresh) cache.
+
+One build at a time per folder (a lock in ``_build/``); Ctrl-C stops it cleanly.
 
 Usage: python tools/build.py [--root DIR] [--jobs N] [--execute-only] [--force] [--only DOCNAME]
+                             [--no-wait]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import copy
-import hashlib
+import fcntl
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pages import CACHE, REPORT, Page, book_pages, input_digest, package_digest  # noqa: E402
+import freshness  # noqa: E402
+from freshness import read_notebook  # noqa: E402,F401  (re-exported for the tests)
+from pages import REPORT, Page, book_pages, jupyter_book  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# The outermost frame of an IPython traceback is the cell itself: "Cell In[3], line 5".
+CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+LOCK = Path("_build") / "build.lock"
 KERNEL_ENV = {
     # Two pages run at once on two cores: one thread each is faster and deterministic.
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "PYTHONHASHSEED": "0",
 }
+# Set in every kernel's environment: which build started it (the tests look for leftovers).
+KERNEL_MARK = "MLPBOOK_BUILD_ROOT"
+# After a cell's time limit: how long the interrupted kernel gets to report where it was.
+INTERRUPT_GRACE = 2.0
+KERNEL_START_TIMEOUT = 120
+# Process groups of the kernels running now, killed whatever way the build ends.
+RUNNING_KERNELS: set[int] = set()
 
 
 @dataclass
@@ -50,62 +69,176 @@ class Result:
     source: str = ""
     error: str = ""
     traceback: str = ""
+    message: str = ""
+    output: str = ""
     notebook: dict = field(default_factory=dict, repr=False)
 
 
-def read_notebook(path: Path):
-    """Read a MyST page exactly as myst-nb does, so that jupyter-cache's hash matches."""
-    from myst_nb.core.read import read_myst_markdown_notebook
-    from myst_parser.config.main import MdParserConfig
+class CellTimeout(Exception):
+    """A cell ran past ``execute.timeout``; ``traceback`` is where the interrupt found it."""
 
-    return read_myst_markdown_notebook(
-        path.read_text(encoding="utf-8"), config=MdParserConfig(), add_source_map=True, path=str(path)
-    )
+    def __init__(self, limit: float, traceback: str):
+        super().__init__(limit)
+        self.limit, self.traceback = limit, traceback
 
 
-def execute_page(root: str, docname: str, path: str, timeout: int) -> Result:
+def say(line: str) -> None:
+    print(f"[build] {line}", flush=True)
+
+
+def config_timeout(root: Path) -> float:
+    """``execute.timeout`` from ``_config.yml``: seconds each cell may run (a positive number)."""
+    import yaml
+
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    value = (config.get("execute") or {}).get("timeout")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise SystemExit(f"[build] _config.yml: execute.timeout must be a positive number of "
+                         f"seconds per cell (the build never waits forever), got {value!r}")
+    return float(value)
+
+
+# --- one page ----------------------------------------------------------------------------------
+
+
+def kill_kernel(pgid: int) -> None:
+    """Kill a kernel and everything it started (its process group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    RUNNING_KERNELS.discard(pgid)
+
+
+def md_line(page: Page, nb, index: int, line_in_cell: int | None) -> int | None:
+    """The 1-based line of the ``.md`` file holding line ``line_in_cell`` of code cell ``index``.
+
+    myst-nb's source map gives the line after the cell's opening fence; options (``:tags:``, a
+    ``---`` block) and blank lines may come before the code, so the code is looked up there.
+    """
+    source_map = nb.metadata.get("source_map", [])
+    if index >= len(source_map):
+        return None
+    lines = page.path.read_text(encoding="utf-8").splitlines()
+    code = nb.cells[index].source.splitlines()
+    start = source_map[index]
+    for first in range(start, min(len(lines), start + 200)):
+        if lines[first:first + len(code)] == code:
+            start = first
+            break
+    return start + (line_in_cell or 1)
+
+
+def cell_traceback(cell, exc: Exception) -> str:
+    """The IPython traceback of a failed cell, without colours."""
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if errors:
+        return ANSI.sub("", "\n".join(errors[-1].get("traceback", [])))
+    # nbclient's message repeats the cell source and output between rules before the traceback
+    return ANSI.sub("", str(exc)).split("------------------\n")[-1]
+
+
+def output_tail(cell, lines: int = 10) -> str:
+    """The last lines the cell printed, for the failure report."""
+    text = "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream")
+    return "\n".join(ANSI.sub("", text).rstrip().splitlines()[-lines:])
+
+
+async def run_cell(client, km, cell, index: int, timeout: float) -> None:
+    """Execute one cell; past ``timeout`` interrupt it, note where it was, kill its kernel."""
+    from nbclient.exceptions import CellExecutionError
+
+    task = asyncio.ensure_future(client.async_execute_cell(cell, index))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task in done:
+        task.result()  # raises CellExecutionError when the cell failed
+        return
+    where = ""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(km.interrupt_kernel(), INTERRUPT_GRACE)
+        done, _ = await asyncio.wait({task}, timeout=INTERRUPT_GRACE)
+        if task in done and isinstance(task.exception(), CellExecutionError):
+            where = cell_traceback(cell, task.exception())
+    task.cancel()
+    kill_kernel(km.provisioner.pgid)
+    raise CellTimeout(timeout, where)
+
+
+async def execute_page(root: Path, page: Page, timeout: float) -> Result:
     """Execute one page top to bottom in a fresh kernel; stop at the first failing cell.
 
     The kernel imports ``mlpbook`` from ``root/code``, so a build of any copy of the repository
-    (a test's, a mutant's) runs that copy's package, not the one installed in .venv.
+    (a test's, a mutant's) runs that copy's package, not the one installed in .venv. Whatever
+    happens (success, failure, time-out, Ctrl-C), the kernel's process group is killed on return.
     """
-    from jupyter_client.manager import KernelManager
+    from jupyter_client.manager import AsyncKernelManager
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError
 
-    os.environ.update(KERNEL_ENV)
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(root) / "code")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    )
-    pristine = read_notebook(Path(path))
+    env = {**os.environ, **KERNEL_ENV, KERNEL_MARK: str(root),
+           "PYTHONPATH": os.pathsep.join([str(root / "code")] + [
+               p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    pristine = read_notebook(page.path)
     nb = copy.deepcopy(pristine)
     start = time.perf_counter()
     index = None
-    try:
-        # IPC transport: local sockets (removed afterwards), and no "running over TCP without
-        # encryption" warning. The kernel's own log (not cell output) would interleave across
-        # parallel pages, so it goes nowhere.
-        with tempfile.TemporaryDirectory(prefix="mlpbook-kernel-") as sockets:
-            km = KernelManager(kernel_name="python3", transport="ipc", ip=f"{sockets}/kernel")
-            client = NotebookClient(
-                nb, km=km, timeout=timeout, kernel_name="python3", record_timing=False,
-                resources={"metadata": {"path": str(Path(path).parent)}},
-            )
-            with client.setup_kernel(stderr=subprocess.DEVNULL):
-                for index, cell in enumerate(nb.cells):
-                    client.execute_cell(cell, index)
-    except (CellExecutionError, CellTimeoutError) as exc:
-        cell = nb.cells[index]
-        source_map = nb.metadata.get("source_map", [])
-        line = source_map[index] + 1 if index is not None and index < len(source_map) else None
-        text = ANSI.sub("", str(exc))
-        # nbclient repeats the cell source between two rules; the report shows it once.
-        text = text.split("------------------\n", 2)[-1]
-        return Result(docname, False, time.perf_counter() - start, index, line, cell.source,
-                      type(exc).__name__, text)
-    except Exception as exc:  # kernel died, bad notebook: still a failure of this page
-        return Result(docname, False, time.perf_counter() - start, index, None, "",
-                      type(exc).__name__, ANSI.sub("", repr(exc)))
+    # IPC transport: local sockets in a private directory (removed afterwards), and no "running
+    # over TCP without encryption" warning. The kernel's own log would interleave across
+    # parallel pages, so it goes nowhere; cell output is what the page shows.
+    with tempfile.TemporaryDirectory(prefix="mlpbook-kernel-") as sockets:
+        km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=f"{sockets}/kernel",
+                                connection_file=f"{sockets}/kernel.json")
+        kc = None
+        try:
+            await km.start_kernel(env=env, cwd=str(page.path.parent), stderr=subprocess.DEVNULL,
+                                  extra_arguments=["--HistoryManager.hist_file=:memory:"])
+            RUNNING_KERNELS.add(km.provisioner.pgid)
+            kc = km.client()
+            kc.start_channels()
+            await kc.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
+            # Output that arrives after a cell's reply is waited for (nbclient's iopub_timeout):
+            # up to 30 s on a loaded machine, rather than silently dropped after 4.
+            client = NotebookClient(nb, km=km, timeout=None, kernel_name="python3",
+                                    record_timing=False, iopub_timeout=min(timeout, 30),
+                                    resources={"metadata": {"path": str(page.path.parent)}})
+            client.kc = kc
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type == "code":
+                    await run_cell(client, km, cell, index, timeout)
+        except CellTimeout as exc:
+            frame = CELL_FRAME.search(exc.traceback)
+            line = md_line(page, nb, index, int(frame.group(1)) if frame else None)
+            limit = f"{exc.limit:g} s"
+            return Result(page.docname, False, time.perf_counter() - start, index, line,
+                          nb.cells[index].source, "CellTimeoutError", exc.traceback,
+                          f"cell {index} ({page.docname}.md:{line}) was still running after the "
+                          f"{limit} limit (execute.timeout in _config.yml): stopped, its kernel "
+                          "killed", output_tail(nb.cells[index]))
+        except CellExecutionError as exc:
+            text = cell_traceback(nb.cells[index], exc)
+            frame = CELL_FRAME.search(text)
+            line = md_line(page, nb, index, int(frame.group(1)) if frame else None)
+            last = text.strip().splitlines()[-1] if text.strip() else ""
+            return Result(page.docname, False, time.perf_counter() - start, index, line,
+                          nb.cells[index].source, exc.ename or type(exc).__name__, text, last,
+                          output_tail(nb.cells[index]))
+        except Exception as exc:  # kernel died, bad notebook: still a failure of this page
+            cell = nb.cells[index] if index is not None else None
+            return Result(page.docname, False, time.perf_counter() - start, index,
+                          md_line(page, nb, index, None) if cell else None,
+                          cell.source if cell else "", type(exc).__name__,
+                          ANSI.sub("", repr(exc)), ANSI.sub("", str(exc)),
+                          output_tail(cell) if cell else "")
+        finally:
+            if km.provisioner is not None:
+                kill_kernel(km.provisioner.pgid)
+            if kc is not None:
+                kc.stop_channels()
+            with contextlib.suppress(Exception):
+                await km.shutdown_kernel(now=True)  # reaps the process, removes its files
     seconds = time.perf_counter() - start
     # jupyter-cache hashes code sources, cell metadata and the kernelspec, and nbclient rewrites
     # the latter two: cache the page as read, with only the outputs added.
@@ -113,40 +246,10 @@ def execute_page(root: str, docname: str, path: str, timeout: int) -> Result:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
     pristine.metadata.pop("source_map", None)
-    return Result(docname, True, seconds, notebook=pristine)
+    return Result(page.docname, True, seconds, notebook=pristine)
 
 
-class Stamps:
-    """Input hashes of the last successful execution of each page, kept beside the cache."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.data: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-
-
-def cached(cache, page: Page) -> bool:
-    """Whether jupyter-cache holds outputs for the page's current code cells."""
-    try:
-        cache.match_cache_notebook(read_notebook(page.path))
-        return True
-    except KeyError:
-        return False
-
-
-def stale_pages(root: Path, pages: list[Page], cache, stamps: Stamps,
-                force: bool) -> list[tuple[Page, str]]:
-    """Pages with code whose inputs changed since their last good run, or missing from the cache.
-
-    Each comes with its input digest, taken before execution: that is what its stamp records.
-    """
-    pkg = package_digest(root)
-    digests = [(p, input_digest(p, root, pkg)) for p in pages if p.has_code]
-    return [(p, d) for p, d in digests
-            if force or stamps.data.get(p.docname) != d or not cached(cache, p)]
+# --- every stale page --------------------------------------------------------------------------
 
 
 def format_failure(root: Path, page: Page, r: Result) -> str:
@@ -155,97 +258,185 @@ def format_failure(root: Path, page: Page, r: Result) -> str:
     cell = f"cell {r.cell}" if r.cell is not None else "kernel"
     bar = "=" * 78
     src = "\n".join("    " + ln for ln in r.source.splitlines()) or "    (no source)"
-    return f"{bar}\nFAILED {where} ({cell}) after {r.seconds:.1f}s: {r.error}\n--- cell source ---\n{src}\n--- traceback ---\n{r.traceback.strip()}\n"
+    tb = r.traceback.strip() or "(none)"
+    head = f"{bar}\nFAILED {where} ({cell}) after {r.seconds:.1f}s: {r.error}\n"
+    if r.error == "CellTimeoutError":
+        head += f"{r.message}\n"
+    out = (f"--- last lines it printed ---\n{r.output}\n" if r.output else "")
+    return f"{head}--- cell source ---\n{src}\n{out}--- traceback ---\n{tb}\n"
 
 
-def execute(root: Path, jobs: int, force: bool = False, timeout: int = 120,
-            only: set[str] | None = None) -> tuple[list[Result], list[Page]]:
-    """Execute every stale page (of ``only``, if given) in parallel; cache the good ones."""
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
+async def execute_all(root: Path, todo: list[tuple[Page, str, str]], jobs: int, timeout: float,
+                      cache, stamps: freshness.Stamps, results: dict[str, Result]) -> None:
+    """Execute pages, ``jobs`` at a time, longest first; cache and stamp each as it succeeds.
 
-    pages = book_pages(root)
-    cache = get_cache(str(root / CACHE))
-    stamps = Stamps(root / CACHE / "mlpbook-stamps.json")
-    stale = [(p, d) for p, d in stale_pages(root, pages, cache, stamps, force)
-             if only is None or p.docname in only]
-    todo = [p for p, _ in stale]
-    results: list[Result] = []
-    if todo:
-        with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
-            futures = [pool.submit(execute_page, str(root), p.docname, str(p.path), timeout) for p in todo]
-            results = [f.result() for f in futures]
-    for (page, digest), r in zip(stale, results):
+    ``results`` receives each page's result as it finishes (all of them, unless interrupted).
+    """
+    slots = asyncio.Semaphore(max(1, jobs))
+
+    async def one(page: Page, digest: str) -> None:
+        async with slots:
+            r = await execute_page(root, page, timeout)
+        results[page.docname] = r
         if r.ok:
-            import nbformat
-
-            nb = nbformat.from_dict(r.notebook)
-            cache.cache_notebook_bundle(
-                CacheBundleIn(nb, str(page.path), data={"execution_seconds": r.seconds}),
-                check_validity=False, overwrite=True,
-            )
-            stamps.data[page.docname] = digest
+            freshness.store_outputs(cache, stamps, page, r.notebook, digest, r.seconds)
         else:
-            stamps.data.pop(page.docname, None)
-    stamps.save()
-    return results, todo
+            freshness.forget(stamps, page)
+        say(f"{'ok' if r.ok else 'FAILED'} {page.docname}.md ({r.seconds:.1f}s)")
+
+    order = sorted(todo, key=lambda t: -stamps.get(t[0].docname).get("seconds", 0.0))
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)
+    tasks = [asyncio.ensure_future(one(page, digest)) for page, digest, _ in order]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def write_report(root: Path, results: list[Result], wall: float) -> None:
-    """Record what this build executed and what failed, for the Sphinx extension, the benchmark,
-    mutation testing and the tests (schema: ``pages.read_report``)."""
+def execute(root: Path, jobs: int, force: bool = False, only: set[str] | None = None,
+            repaired: list[str] | None = None,
+            finished: dict[str, Result] | None = None) -> tuple[list[Result], list[Page]]:
+    """Execute every stale page (of ``only``, if given) in parallel; cache the good ones.
+
+    Returns the results and the pages they belong to, in book order. Repairs of the cache and
+    stamps are said and appended to ``repaired``; ``finished`` receives each result as it comes
+    (what an interrupted build did).
+    """
+    notes = repaired if repaired is not None else []
+    finished = finished if finished is not None else {}
+
+    def repair(line: str) -> None:
+        notes.append(line)
+        say(f"repaired: {line}")
+
+    timeout = config_timeout(root)
+    stamps = freshness.Stamps.load(root, repair)
+    cache = freshness.open_cache(root, repair)
+    todo = freshness.to_execute(root, cache, stamps, force=force, only=only, say=repair)
+    if not todo:
+        return [], []
+    asyncio.run(execute_all(root, todo, jobs, timeout, cache, stamps, finished))
+    pages = [p for p, _, _ in todo]
+    return [finished[p.docname] for p in pages], pages
+
+
+# --- the report, the render, the lock ------------------------------------------------------------
+
+
+def write_report(root: Path, results: list[Result], wall: float, **extra) -> None:
+    """Record what this build executed and what failed, for the benchmark, mutation testing and
+    the tests (schema: ``pages.read_report``; ``extra`` adds fields)."""
     report = {
         "executed": [r.docname for r in results],
         "failures": [
             {"page": r.docname, "path": f"{r.docname}.md", "line": r.line, "cell": r.cell,
-             "error": r.error, "message": r.traceback.strip().splitlines()[-1] if r.traceback.strip() else "",
-             "traceback": r.traceback}
+             "error": r.error, "message": r.message, "traceback": r.traceback,
+             "output": r.output}
             for r in results if not r.ok
         ],
         "seconds": {r.docname: round(r.seconds, 3) for r in results},
         "execute_wall_seconds": round(wall, 3),
+        **extra,
     }
-    out = root / REPORT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    freshness.write_atomic(root / REPORT, json.dumps(report, indent=1))
 
 
-def extensions_digest(root: Path) -> str:
-    """Hash of the local Sphinx extensions and static files (which Sphinx does not track)."""
-    h = hashlib.sha256()
-    files = sorted((root / "tools" / "sphinxext").glob("*.py")) + sorted(
-        p for p in (root / "book" / "_static").rglob("*") if p.is_file())
-    for path in files:
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
-
-
-def render(root: Path) -> int:
+def render(root: Path) -> tuple[int, freshness.RenderPlan]:
     """Render the site with Jupyter Book; warnings are errors, all of them reported.
 
     Every page was executed beforehand, so myst-nb must find all outputs in the cache. A page
     that Sphinx executes itself would run serially and uncounted: that is reported as a failure.
+    What is re-read is decided by ``freshness.render_plan``, and recorded only on success.
     """
-    jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(root), "-W", "-n", "--keep-going"]
-    # Sphinx does not notice edits to our own extensions: re-render everything after one.
-    stamp = root / CACHE / "mlpbook-extensions.sha256"
-    digest = extensions_digest(root)
-    if not stamp.exists() or stamp.read_text() != digest:
-        cmd.append("--all")
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    plan = freshness.render_plan(root, lambda line: say(f"repaired: {line}"))
+    args = ["-W", "-n", "--keep-going"] + (["--all"] if plan.everything else [])
+    if plan.everything:
+        say(f"rendering every page ({plan.reason})")
+    else:
+        say(f"rendering; re-reading {len(plan.reread)} page(s) whose inputs or outputs changed"
+            + (f": {', '.join(plan.reread)}" if plan.reread else ""))
+    freshness.begin_render(root)
     inside = []
-    for line in proc.stdout:
+
+    def echo(line: str) -> None:
         sys.stdout.write(line)
         if "Executed notebook in" in line:
             inside.append(line.split(":")[0])
-    code = proc.wait()
-    if code == 0:
-        stamp.write_text(digest)
+
+    env = {**os.environ, freshness.REREAD_ENV: json.dumps(plan.reread)}
+    code = jupyter_book(root, *args, env=env, echo=echo).returncode
+    sys.stdout.flush()
     if inside:
         print(f"[build] FAILED: Sphinx executed {len(inside)} page(s) itself ({', '.join(inside)}): "
               "their outputs were not in the cache the pre-executor filled", file=sys.stderr)
-        return code or 1
+        return code or 1, plan
+    if code == 0:
+        freshness.finish_render(root, plan)
+    return code, plan
+
+
+@contextlib.contextmanager
+def build_lock(root: Path, wait: bool = True) -> Iterator[None]:
+    """One build of a folder at a time. The lock is an flock on ``_build/build.lock``: the system
+    drops it when its holder ends, however it ends, so a killed build never leaves it behind."""
+    path = root / LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = path.read_text(encoding="utf-8", errors="replace").strip() or "unknown"
+            if not wait:
+                raise SystemExit(f"[build] another build of {root} is running ({holder}); "
+                                 "not starting a second one (--no-wait)") from None
+            say(f"another build of this folder is running ({holder}); waiting for it to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            say("the other build finished; carrying on with what it left to do")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%H:%M:%S')}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def build(root: Path, args: argparse.Namespace, only: set[str] | None) -> int:
+    start = time.perf_counter()
+    repaired: list[str] = []
+    finished: dict[str, Result] = {}
+    try:
+        results, todo = execute(root, args.jobs, args.force, only=only, repaired=repaired,
+                                finished=finished)
+    except KeyboardInterrupt:
+        write_report(root, list(finished.values()), time.perf_counter() - start,
+                     repaired=repaired, interrupted=True, rendered=None)
+        raise
+    wall = time.perf_counter() - start
+    failed = [(p, r) for p, r in zip(todo, results) if not r.ok]
+    write_report(root, results, wall, repaired=repaired, interrupted=False, rendered=None)
+    print(f"[build] executed {len(results)} page(s) in {wall:.1f}s on {args.jobs} worker(s); "
+          f"{len(failed)} failed", flush=True)
+    if failed:
+        print("\n".join(format_failure(root, p, r) for p, r in failed), file=sys.stderr)
+        names = ", ".join(str(p.path.relative_to(root)) for p, _ in failed)
+        print(f"[build] FAILED: {len(failed)} page(s) failed to execute: {names}", file=sys.stderr)
+        return 1
+    if args.execute_only:
+        return 0
+    try:
+        code, plan = render(root)
+    except KeyboardInterrupt:
+        write_report(root, results, wall, repaired=repaired, interrupted=True,
+                     rendered={"everything": None, "reread": None, "succeeded": False})
+        raise
+    write_report(root, results, wall, repaired=repaired, interrupted=False,
+                 rendered={"everything": plan.everything, "reread": plan.reread,
+                           "succeeded": code == 0})
+    if code != 0:
+        print(f"[build] FAILED: Sphinx exited with {code} (warnings are errors; see above)",
+              file=sys.stderr)
     return code
 
 
@@ -258,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="DOCNAME",
                         help="with --execute-only: execute only this page, e.g. book/backprop "
                              "(repeatable)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="if another build of this folder is running, stop instead of waiting")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     only = set(args.only) if args.only else None
@@ -265,25 +458,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--only needs --execute-only (the render needs every page executed)")
     if only and only - {p.docname for p in book_pages(root)}:
         parser.error(f"--only: not a page: {sorted(only - {p.docname for p in book_pages(root)})}")
-
-    start = time.perf_counter()
-    results, todo = execute(root, args.jobs, args.force, only=only)
-    wall = time.perf_counter() - start
-    write_report(root, results, wall)
-    failed = [(p, r) for p, r in zip(todo, results) if not r.ok]
-    print(f"[build] executed {len(results)} page(s) in {wall:.1f}s on {args.jobs} worker(s); "
-          f"{len(failed)} failed", flush=True)
-    if failed:
-        print("\n".join(format_failure(root, p, r) for p, r in failed), file=sys.stderr)
-        names = ", ".join(str(p.path.relative_to(root)) for p, _ in failed)
-        print(f"[build] FAILED: {len(failed)} page(s) failed to execute: {names}", file=sys.stderr)
-        return 1
-    if args.execute_only:
-        return 0
-    code = render(root)
-    if code != 0:
-        print(f"[build] FAILED: Sphinx exited with {code} (warnings are errors; see above)", file=sys.stderr)
-    return code
+    # A termination request (CI cancelling a job, `timeout`) stops the build as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
+    try:
+        with build_lock(root, wait=not args.no_wait):
+            return build(root, args, only)
+    except KeyboardInterrupt:
+        for pgid in list(RUNNING_KERNELS):
+            kill_kernel(pgid)
+        print("[build] interrupted: every kernel it started is stopped and nothing is "
+              "half-written; the next build carries on from here", file=sys.stderr, flush=True)
+        return 130
 
 
 if __name__ == "__main__":

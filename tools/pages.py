@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = ROOT / "code" / "mlpbook"
-# Files whose change must re-execute every page (besides the page itself).
-GLOBAL_INPUTS = ("requirements.txt", "_config.yml")
 CODE_CELL = re.compile(r"^```\{code-cell\}", re.MULTILINE)
 CACHE = Path("_build") / ".jupyter_cache"
 # What the last run of tools/build.py executed and which pages failed (see ``read_report``).
@@ -87,44 +90,17 @@ def book_pages(root: Path = ROOT) -> list[Page]:
     return pages
 
 
-def _digest_files(paths: list[Path], root: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        h.update(str(path.relative_to(root)).encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def package_digest(root: Path = ROOT) -> str:
-    """Hash of the mlpbook sources, package data (the explorer's .js/.css) and project file."""
-    pkg = root / "code"
-    files = [p for p in (pkg / "mlpbook").rglob("*") if p.is_file()
-             and "__pycache__" not in p.parts and p.suffix != ".pyc"] + [pkg / "pyproject.toml"]
-    return _digest_files(files, root)
-
-
-def input_digest(page: Page, root: Path = ROOT, package: str | None = None) -> str:
-    """Hash of everything a page's execution depends on.
-
-    The page itself, ``requirements.txt`` and ``_config.yml`` always; the ``mlpbook`` sources
-    when the page uses the package.
-    """
-    h = hashlib.sha256()
-    h.update(page.path.read_bytes())
-    h.update(_digest_files([root / name for name in GLOBAL_INPUTS], root).encode())
-    if page.imports_mlpbook:
-        h.update((package or package_digest(root)).encode())
-    return h.hexdigest()
-
-
 def read_report(root: Path = ROOT) -> dict:
-    """The structured report of the last build of ``root``.
+    """The structured report of the last build of ``root`` (written by tools/build.py).
 
     ``{"executed": [docname, ...], "failures": [{"page", "path", "line", "cell", "error",
-    "message", "traceback"}, ...], "seconds": {docname: s}, "execute_wall_seconds": s}``.
-    ``line`` is the 1-based line of the ``.md`` source; ``cell`` the 0-based cell index.
+    "message", "traceback", "output"}, ...], "seconds": {docname: s}, "execute_wall_seconds": s,
+    "repaired": [str], "interrupted": bool, "rendered": null | {"everything": bool,
+    "reread": [docname], "succeeded": bool}}``. ``line`` is the 1-based line of the ``.md``
+    source of the code that raised (or was running at a time-out); ``cell`` the 0-based cell
+    index; ``error`` the exception's name (``CellTimeoutError`` past ``execute.timeout``);
+    ``output`` the last lines the cell printed. ``rendered`` is null when the build did not
+    render (``--execute-only``, or a page failed).
     """
     import json
 
@@ -141,3 +117,33 @@ def copy_repo(source: Path, dest: Path, *, with_cache: bool = False) -> Path:
     if with_cache and (source / CACHE).is_dir():
         shutil.copytree(source / CACHE, dest / CACHE)
     return dest
+
+
+def jupyter_book(root: Path, *args: str, env: dict[str, str] | None = None,
+                 echo: Callable[[str], None] | None = None) -> subprocess.CompletedProcess:
+    """Run ``jupyter-book build ROOT ARGS...`` in ``root``: the one place that runs jupyter-book.
+
+    The build, the preview, the benchmark and the tests all call this. Its output (stdout and
+    stderr, merged) is returned as ``.stdout`` and passed to ``echo`` line by line as it comes.
+    It runs in a process group of its own, so a Ctrl-C meant for the caller does not reach it;
+    instead, on Ctrl-C (or any exception) here the whole group is killed before re-raising, so no
+    Sphinx process outlives its caller.
+    """
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root), *args]
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if echo is not None:
+                echo(line)
+        code = proc.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        proc.stdout.close()
+    return subprocess.CompletedProcess(cmd, code, "".join(lines), "")

@@ -10,7 +10,6 @@ Usage: python tools/preview.py book/mlp.md [book/backprop.md ...]
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
 from build import execute, format_failure  # noqa: E402
-from pages import book_pages, copy_repo  # noqa: E402
+from pages import book_pages, copy_repo, jupyter_book  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,10 +44,8 @@ def main(argv: list[str]) -> int:
     if failed:
         print("\n".join(format_failure(root, p, r) for p, r in failed))
         return 1
-    jb = Path(sys.executable).with_name("jupyter-book")
-    out = subprocess.run([str(jb), "build", str(root), "-n", "--keep-going"], cwd=root,
-                         capture_output=True, text=True)
-    log = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)
+    out = jupyter_book(root, "-n", "--keep-going")
+    log = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout)
     mine = [ln for ln in log.splitlines()
             if (re.search(r"WARNING|ERROR", ln) and not ln.startswith("[IPKernelApp]")
                 or "Executed notebook in" in ln)

@@ -1,7 +1,11 @@
 """Local Sphinx extension: keep rendering in step with tools/build.py.
 
-- Pages that tools/build.py re-executed in this build are re-read by Sphinx even when their
-  source file did not change (e.g. after an edit to code/mlpbook), so no stale output is served.
+- Every page whose inputs or cached outputs differ from what was last rendered is re-read by
+  Sphinx, even when its source file did not change (e.g. after an edit to code/mlpbook, or after
+  a build that executed pages and then failed): tools/freshness.py decides which, tools/build.py
+  passes the list in ``MLPBOOK_REREAD``. When re-reading changed a title, a label or a number
+  that other pages quote in their links, every page is written again, so links are never stale
+  either (Sphinx itself rewrites only the pages it re-read).
 - MathJax is served from the site itself (copied from the pinned django-static-mathjax wheel),
   so the published site and the offline browser tests render maths without a CDN.
 """
@@ -9,7 +13,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -18,16 +24,38 @@ from sphinx.environment import BuildEnvironment
 MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
 
 
-def _executed_docnames(app: Sphinx) -> set[str]:
-    report = Path(app.srcdir) / "_build" / "exec-report.json"  # tools/pages.py REPORT
-    if not report.exists():
-        return set()
-    return set(json.loads(report.read_text())["executed"])
+def _to_reread(app: Sphinx) -> list[str]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import freshness  # tools/freshness.py
+
+    if freshness.REREAD_ENV in os.environ:  # tools/build.py took the plan before rendering
+        return json.loads(os.environ[freshness.REREAD_ENV])
+    return freshness.render_plan(Path(app.srcdir)).reread  # jupyter-book run by hand
 
 
 def outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> list[str]:
-    """Re-read every page whose outputs were just refreshed by tools/build.py."""
-    return sorted(_executed_docnames(app) & set(env.found_docs) - set(added) - set(changed))
+    """Re-read every page not rendered from its current inputs and cached outputs."""
+    return sorted(set(_to_reread(app)) & set(env.found_docs) - set(added) - set(changed))
+
+
+def cross_page_facts(env: BuildEnvironment) -> str:
+    """What a page's links quote from other pages: titles, labels, section and figure numbers."""
+    std = env.get_domain("std")
+    facts = {"titles": {d: t.astext() for d, t in env.titles.items()},
+             "labels": std.labels, "anonlabels": std.anonlabels,
+             "secnumbers": env.toc_secnumbers, "fignumbers": env.toc_fignumbers}
+    return json.dumps(facts, sort_keys=True, default=repr)
+
+
+def note_facts(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    app.mlpbook_facts = cross_page_facts(env) if docnames else None
+
+
+def rewrite_quoting_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """Write every page when what links quote changed in the pages just read (Sphinx would
+    leave links to them in the other pages as they were)."""
+    before = getattr(app, "mlpbook_facts", None)
+    return sorted(env.found_docs) if before is not None and before != cross_page_facts(env) else []
 
 
 def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
@@ -91,6 +119,8 @@ def fix_citation_roles(app: Sphinx, pagename: str, templatename: str, context: d
 
 def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", outdated)
+    app.connect("env-before-read-docs", note_facts)
+    app.connect("env-get-updated", rewrite_quoting_pages)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", dedupe_scripts)
     app.connect("html-page-context", fix_citation_roles)

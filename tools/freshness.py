@@ -1,0 +1,401 @@
+"""Freshness: which pages must be executed, and which must be re-rendered. The one place for it.
+
+Execution. A page with code is executed when its *input digest* (the page, ``requirements.txt``,
+``_config.yml``, and the ``mlpbook`` sources if it uses the package: ``input_digest``)
+differs from the one stamped at its last successful execution, or when the execution cache does
+not hold a sound copy of its outputs. Each stamp also records the digest of the cached notebook
+file it was written with, so a truncated, deleted or replaced cache entry is noticed, discarded
+and re-executed (jupyter-cache itself only matches a page's code cells, myst-nb #299).
+
+Rendering. What Sphinx last rendered is recorded per page (its input digest and the digest of the
+outputs it was rendered with) *after* a render succeeds. A page whose record differs from its
+current inputs and cached outputs is re-read by Sphinx, whatever happened to earlier builds (a
+build that executed pages and then failed or was interrupted never records them). An edit to
+anything else the site is made of (the local extensions, ``book/`` files that are not pages,
+``_config.yml``, ``_toc.yml``, ``requirements.txt``) re-renders every page, and so does the
+render after one that did not finish.
+
+Every file here is written atomically (a temporary file, then a rename), so an interrupted build
+leaves either the old or the new content, never half of it. Unreadable state is repaired: each
+repair is reported in one line through ``say`` and the build carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from pages import CACHE, ROOT, Page, book_pages
+
+# Files whose change must re-execute every page (besides the page itself).
+GLOBAL_INPUTS = ("requirements.txt", "_config.yml")
+STAMPS = CACHE / "mlpbook-stamps.json"
+RENDERED = CACHE / "mlpbook-rendered.json"
+# Files of jupyter-cache itself inside CACHE (discarded together when its database is unreadable).
+CACHE_DB, CACHE_NOTEBOOKS, CACHE_VERSION = "global.db", "executed", "__version__.txt"
+# tools/build.py tells its Sphinx extension which pages to re-read through this variable.
+REREAD_ENV = "MLPBOOK_REREAD"
+# Besides the pages: what the rendered site is made of (globs relative to the root).
+SITE_INPUTS = (*GLOBAL_INPUTS, "_toc.yml", "tools/sphinxext/**/*", "book/**/*")
+
+Say = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """The default ``say``: repairs are silent unless the caller wants to hear of them."""
+
+
+# --- writing safely --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def no_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back while a group of writes that belong together is made.
+
+    A Ctrl-C that came meanwhile is delivered afterwards, to whichever handler was in place (the
+    default one raises KeyboardInterrupt; asyncio's cancels the running build).
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(
+            signal.SIGINT) in (None, signal.SIG_DFL, signal.SIG_IGN):
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_json(path: Path, what: str, say: Say) -> dict | None:
+    """The JSON object in ``path``; None when absent, or unreadable (then said and removed)."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        return data
+    except (ValueError, UnicodeDecodeError) as exc:
+        say(f"{what} {path.name} is unreadable ({type(exc).__name__}): discarded")
+        path.unlink()
+        return None
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- what a page's execution depends on -------------------------------------------------------
+
+
+def _digest_files(paths: list[Path], root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        h.update(str(path.relative_to(root)).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def package_digest(root: Path = ROOT) -> str:
+    """Hash of the mlpbook package (its sources and any files it ships, e.g. scripts or styles
+    that pages embed) and its project file."""
+    pkg = root / "code"
+    files = [p for p in (pkg / "mlpbook").rglob("*") if p.is_file()
+             and "__pycache__" not in p.parts and p.suffix != ".pyc"] + [pkg / "pyproject.toml"]
+    return _digest_files(files, root)
+
+
+def input_digest(page: Page, root: Path = ROOT, package: str | None = None) -> str:
+    """Hash of everything a page's execution depends on.
+
+    The page itself, ``requirements.txt`` and ``_config.yml`` always; the ``mlpbook`` sources
+    when the page uses the package.
+    """
+    h = hashlib.sha256()
+    h.update(page.path.read_bytes())
+    h.update(_digest_files([root / name for name in GLOBAL_INPUTS], root).encode())
+    if page.imports_mlpbook:
+        h.update((package or package_digest(root)).encode())
+    return h.hexdigest()
+
+
+# --- execution: stamps and the cache ---------------------------------------------------------
+
+
+@dataclass
+class Stamps:
+    """Per page: the input digest and cached-notebook digest of its last successful execution."""
+
+    path: Path
+    pages: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, root: Path, say: Say = _quiet) -> "Stamps":
+        data = _read_json(root / STAMPS, "the stamps file", say)
+        if data is None:
+            return cls(root / STAMPS)
+        pages = data.get("pages") if data.get("version") == 2 else {
+            # the first format: docname -> input digest (outputs checked before they are trusted)
+            name: {"inputs": value, "outputs": None} for name, value in data.items()
+            if isinstance(value, str)}
+        if not isinstance(pages, dict) or not all(isinstance(v, dict) for v in pages.values()):
+            say(f"the stamps file {STAMPS.name} has an unknown layout: discarded")
+            return cls(root / STAMPS)
+        return cls(root / STAMPS, pages)
+
+    def save(self) -> None:
+        write_atomic(self.path, json.dumps({"version": 2, "pages": self.pages}, indent=1,
+                                           sort_keys=True))
+
+    def get(self, docname: str) -> dict:
+        return self.pages.get(docname) or {}
+
+
+def _discard_cache_db(root: Path) -> None:
+    for name in (CACHE_DB, CACHE_VERSION):
+        with contextlib.suppress(FileNotFoundError):
+            (root / CACHE / name).unlink()
+    shutil.rmtree(root / CACHE / CACHE_NOTEBOOKS, ignore_errors=True)
+
+
+def open_cache(root: Path, say: Say = _quiet):
+    """The jupyter-cache of ``root``; an unreadable database is discarded (said) and recreated."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(root / CACHE))
+    try:
+        cache.list_cache_records()
+        return cache
+    except Exception as exc:  # noqa: BLE001  (jupyter-cache wraps sqlite's errors in RuntimeError)
+        while exc.__cause__ is not None:
+            exc = exc.__cause__
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        say(f"the execution cache database {CACHE_DB} is unreadable ({reason}): discarded, "
+            "every page is re-executed")
+        cache.db.dispose()
+    with no_interrupt():
+        _discard_cache_db(root)
+    return get_cache(str(root / CACHE))
+
+
+def read_notebook(path: Path):
+    """Read a MyST page exactly as myst-nb does, so that jupyter-cache's hash matches."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from myst_parser.config.main import MdParserConfig
+
+    return read_myst_markdown_notebook(
+        path.read_text(encoding="utf-8"), config=MdParserConfig(), add_source_map=True, path=str(path)
+    )
+
+
+def cached_notebook_path(cache, page: Page) -> tuple[int, Path] | None:
+    """The cache record (primary key) and notebook file that hold ``page``'s outputs, if any."""
+    try:
+        record = cache.match_cache_notebook(read_notebook(page.path))
+    except KeyError:
+        return None
+    return record.pk, cache._get_notebook_path_cache(record.hashkey)
+
+
+def discard_entry(cache, pk: int, notebook: Path) -> None:
+    """Remove one cache record and its files."""
+    from jupyter_cache.cache.db import NbCacheRecord
+
+    with no_interrupt():
+        NbCacheRecord.remove_records([pk], cache.db)
+        shutil.rmtree(notebook.parent, ignore_errors=True)
+
+
+def _sound_notebook(path: Path) -> bool:
+    import nbformat
+
+    try:
+        nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        return True
+    except Exception:  # noqa: BLE001  (any parse failure means: not sound)
+        return False
+
+
+def cache_problem(cache, page: Page, stamp: dict, stamps: Stamps, say: Say = _quiet) -> str | None:
+    """Why the cache cannot serve ``page``, whose inputs match its stamp (None if it can).
+
+    A missing entry is simply stale. An entry whose notebook file is gone, or differs from the
+    file stamped when it was written (truncated, replaced), is said, discarded and re-executed.
+    """
+    found = cached_notebook_path(cache, page)
+    if found is None:
+        return "no cached outputs"
+    pk, notebook = found
+    name = f"{page.docname}.md"
+    if not notebook.exists():
+        say(f"the cached outputs of {name} are missing (cache record {pk} has no notebook file): "
+            "entry discarded, the page is re-executed")
+        discard_entry(cache, pk, notebook)
+        return "cache entry discarded"
+    stamped = stamp.get("outputs")
+    if stamped is None and _sound_notebook(notebook):
+        # a first-format stamp: the file is checked, then recorded
+        stamp.update(outputs=file_digest(notebook), entry=notebook.parent.name)
+        stamps.save()
+        return None
+    if stamped != file_digest(notebook):
+        say(f"the cached outputs of {name} do not match their stamp (truncated or changed "
+            "since they were written): entry discarded, the page is re-executed")
+        discard_entry(cache, pk, notebook)
+        return "cache entry discarded"
+    return None
+
+
+def to_execute(root: Path, cache, stamps: Stamps, *, force: bool = False,
+               only: set[str] | None = None, say: Say = _quiet) -> list[tuple[Page, str, str]]:
+    """The pages with code that must be executed: ``(page, input digest, reason)``, in book order.
+
+    The digest is taken before execution; it is what the page's stamp will record, so an edit
+    made while the page runs makes it stale again.
+    """
+    package = package_digest(root)
+    stale = []
+    for page in book_pages(root):
+        if not page.has_code or (only is not None and page.docname not in only):
+            continue
+        digest = input_digest(page, root, package)
+        stamp = stamps.get(page.docname)
+        if force:
+            reason = "forced"
+        elif stamp.get("inputs") != digest:
+            reason = "inputs changed" if stamp else "not executed yet"
+        else:
+            reason = cache_problem(cache, page, stamp, stamps, say)
+        if reason:
+            stale.append((page, digest, reason))
+    return stale
+
+
+def store_outputs(cache, stamps: Stamps, page: Page, notebook, digest: str, seconds: float) -> None:
+    """Cache a page's executed notebook and stamp it, as one step that Ctrl-C cannot split.
+
+    Pages whose code cells are identical share one cache entry (jupyter-cache and myst-nb key
+    it on the code alone): the others are stamped with the new file too, since that is what they
+    now render. Their inputs stay as stamped, so a page whose own inputs changed still runs.
+    """
+    import nbformat
+    from jupyter_cache.base import CacheBundleIn
+
+    with no_interrupt():
+        record = cache.cache_notebook_bundle(
+            CacheBundleIn(nbformat.from_dict(notebook), str(page.path),
+                          data={"execution_seconds": seconds}),
+            check_validity=False, overwrite=True,
+        )
+        outputs = file_digest(cache._get_notebook_path_cache(record.hashkey))
+        for stamp in stamps.pages.values():
+            if stamp.get("entry") == record.hashkey:
+                stamp["outputs"] = outputs
+        stamps.pages[page.docname] = {"inputs": digest, "outputs": outputs,
+                                      "entry": record.hashkey, "seconds": round(seconds, 3)}
+        stamps.save()
+
+
+def forget(stamps: Stamps, page: Page) -> None:
+    """A page that failed has no good execution: its next build executes it again."""
+    if stamps.pages.pop(page.docname, None) is not None:
+        stamps.save()
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def site_digest(root: Path) -> str:
+    """Hash of everything the rendered site depends on besides the pages themselves."""
+    pages = {p.path for p in book_pages(root)}
+    files = {path for pattern in SITE_INPUTS for path in root.glob(pattern)
+             if path.is_file() and path not in pages and "__pycache__" not in path.parts}
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def render_keys(root: Path, stamps: Stamps) -> dict[str, str]:
+    """Per page: what its rendering depends on (inputs, and the stamped cached outputs)."""
+    package = package_digest(root)
+    keys = {}
+    for page in book_pages(root):
+        outputs = (stamps.get(page.docname).get("outputs") or "") if page.has_code else ""
+        keys[page.docname] = hashlib.sha256(
+            f"{input_digest(page, root, package)}\0{outputs}".encode()).hexdigest()
+    return keys
+
+
+@dataclass
+class RenderPlan:
+    """What the next render must do: re-render everything, or re-read these pages."""
+
+    everything: bool
+    reread: list[str]
+    keys: dict[str, str]
+    site: str
+    reason: str = ""
+
+
+def render_plan(root: Path, say: Say = _quiet) -> RenderPlan:
+    """Compare what was last rendered with the pages' inputs and cached outputs now."""
+    record = _read_json(root / RENDERED, "the render record", say) or {}
+    keys = render_keys(root, Stamps.load(root, say))
+    site = site_digest(root)
+    rendered = record.get("pages") if isinstance(record.get("pages"), dict) else {}
+    if not record:
+        everything, reason = True, "no record of an earlier render"
+    elif record.get("site") is None:
+        everything, reason = True, "the last render did not finish"
+    elif record.get("site") != site:
+        everything, reason = True, "the extensions, static files or configuration changed"
+    else:
+        everything, reason = False, ""
+    reread = sorted(keys) if everything else sorted(d for d, k in keys.items() if rendered.get(d) != k)
+    return RenderPlan(everything, reread, keys, site, reason)
+
+
+def begin_render(root: Path) -> None:
+    """Mark the render as under way: if it does not finish, the next one renders everything."""
+    path = root / RENDERED
+    record = _read_json(path, "the render record", _quiet) or {}
+    record["site"] = None
+    write_atomic(path, json.dumps(record, indent=1, sort_keys=True))
+
+
+def finish_render(root: Path, plan: RenderPlan) -> None:
+    """Record what a successful render rendered (the plan was taken before it started)."""
+    write_atomic(root / RENDERED, json.dumps({"site": plan.site, "pages": plan.keys}, indent=1,
+                                             sort_keys=True))
