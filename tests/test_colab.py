@@ -34,6 +34,7 @@ from urllib.parse import urljoin, urlparse
 import nbformat
 import pytest
 from conftest import ROOT, SITE_ROOT
+import pages
 from pages import book_pages, copy_repo
 
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
@@ -426,10 +427,8 @@ def html_links(html: Path) -> list[tuple[str, str]]:
 
 def render(root: Path, env: dict[str, str]) -> str:
     """Render a copy of the book from its execution cache (nothing executes); its output."""
-    jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", str(root), "-W", "-n", "--keep-going"], cwd=root,
-                            capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = pages.jupyter_book(root, "-W", "-n", "--keep-going", env=env)
+    assert result.returncode == 0, result.stdout[-6000:]
     return result.stdout
 
 
