@@ -31,7 +31,7 @@ class Float32Warning(UserWarning):
 
 _FLOAT32_MESSAGE = (
     "{what} has dtype {dtype}: finite differences need float64. With h = {h:g} the difference "
-    "f(x + h) - f(x - h) is about h * f'(x), while float32 rounds f to a relative "
+    "f(x + h) - f(x - h) is about 2h * f'(x), while float32 rounds f to a relative "
     "error of ~1.2e-7 (its machine epsilon), so almost all digits of the numerical gradient "
     "are rounding noise. {action}"
 )
