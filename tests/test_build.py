@@ -24,7 +24,9 @@ def flip_central_difference(root: Path) -> None:
     """Inject a fault: the central difference returns the negated slope."""
     path = root / "code" / "mlpbook" / "gradcheck.py"
     text = path.read_text()
-    faulty, n = re.subn(r"return \(f\(x \+ h\) - f\(x - h\)\)", "return (f(x - h) - f(x + h))", text)
+    # return (<term with f(x + h)> - <term with f(x - h)>) / (2 * h): swap the two terms
+    faulty, n = re.subn(r"return \(([^\n]*?f\(x \+ h\)[^\n]*?) - ([^\n]*?f\(x - h\)[^\n]*?)\) / \(2 \* h\)",
+                        r"return (\2 - \1) / (2 * h)", text)
     assert n == 1, "the central-difference formula was not found in gradcheck.py"
     path.write_text(faulty)
 
