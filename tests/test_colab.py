@@ -296,6 +296,25 @@ def test_converter_without_a_site_links_nothing() -> None:
     assert "](" not in out
 
 
+def test_converter_references_what_the_edition_removed() -> None:
+    """The student edition removes a solution's figure from the site, and so its number and
+    its label (editions.py); the instructor notebook, which still holds the figure, says
+    where it is instead of failing the build, and a real unknown label is still a problem."""
+    removed = refs()
+    removed.removed = {"fig-sol": Target("book/a", kind="figure", title="a caption"),
+                       "sec-sol": Target("book/a", kind="section", title="Sol section"),
+                       "fig-elsewhere": Target("book/b", kind="figure")}
+    converter = MystToMarkdown(removed, "book/a", ROOT)
+    text = "({numref}`fig-sol`), {ref}`sec-sol`, {numref}`fig-elsewhere`, {ref}`my words <fig-sol>`"
+    assert converter.convert(text) == ("(the figure below), Sol section, the figure in Page B, "
+                                       "my words")
+    assert converter.caption("fig-sol", "a caption") == "*a caption*"  # no number to show
+    assert converter.convert("({numref}`fig-sol`)") == "(the figure above)"
+    assert converter.problems == []
+    converter.convert("{numref}`fig-nowhere`")
+    assert converter.problems == ["book/a: unknown label 'fig-nowhere'"]
+
+
 def test_converter_reports_what_it_cannot_resolve() -> None:
     out, problems = convert("{glue:text}`missing:.2f` and {ref}`nowhere`")
     assert len(problems) == 2 and "missing" in problems[0] and "nowhere" in problems[1]

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -191,8 +192,13 @@ def _site(root: Path) -> dict:
             files[rel] = _key(html.unescape(data.decode("utf-8", "replace")))
     raw = (out / "searchindex.js").read_text(encoding="utf-8")
     index = json.loads(raw[raw.index("(") + 1:raw.rindex(")")])
+    inventory = zlib.decompress((out / "objects.inv").read_bytes().split(b"\n", 4)[4]).decode()
+    files["objects.inv"] = _key(inventory)  # after its 4 header lines, zlib-compressed
+    instructor = root / "_build" / "instructor" / "lab-solutions.ipynb"
     return {"pages": pages, "files": files, "hashes": images, "index": index,
-            "sources": (out / "_sources" / "book" / "lab.md").read_text(encoding="utf-8")}
+            "sources": (out / "_sources" / "book" / "lab.md").read_text(encoding="utf-8"),
+            "inventory": inventory,
+            "instructor": notebook_text(instructor.read_text(encoding="utf-8"))}
 
 
 class _SolutionImages(HTMLParser):
@@ -290,6 +296,40 @@ def test_student_edition_search_index_has_no_solution_words(editions) -> None:
     only = {stem(w) for w in words} - other_stems
     assert only & _lab_terms(editions["show"]["index"]), "control: the instructor index has them"
     assert not only & _lab_terms(editions["hide"]["index"])
+
+
+def solution_labels(text: str = LAB.read_text(encoding="utf-8")) -> set[str]:
+    """Labels defined inside the solutions: targets, figure names, :label: and :name:."""
+    pattern = r"^\(([\w-]+)\)=$|^\s*(?:name|:name|:label):\s*([\w-]+)\s*$"
+    return {a or b for block in solution_texts(text)
+            for a, b in re.findall(pattern, block, re.MULTILINE)}
+
+
+def _labels(inventory: str) -> set[str]:
+    return {line.split()[0] for line in inventory.splitlines() if " std:label " in line}
+
+
+def test_student_edition_forgets_the_labels_of_what_it_removed(editions) -> None:
+    """objects.inv (what other Sphinx sites link to) lists no label of removed content, and
+    so none of its titles: the solution figure's caption would be one."""
+    labels = solution_labels()
+    assert "fig-lab-capacity" in labels
+    listed = _labels(editions["show"]["inventory"])
+    assert labels <= listed and any("-solution-" in label for label in listed), "control"
+    kept = _labels(editions["hide"]["inventory"])
+    assert not labels & kept and not [label for label in kept if "-solution-" in label]
+    assert _key("Final training loss (left)") not in editions["hide"]["files"]["objects.inv"]
+
+
+def test_instructor_notebook_holds_every_solution_in_both_editions(editions) -> None:
+    """_build/instructor/lab-solutions.ipynb, outside the site, whatever the site's edition
+    (the student edition's build writes it too, its references to the removed figure kept
+    readable without the figure's number)."""
+    found = fragments()["code"]
+    for step in ("show", "hide"):
+        text = editions[step]["instructor"]
+        assert [f for f in found if f not in text] == [], step
+    assert _key("(the figure above)") in editions["hide"]["instructor"]
 
 
 def test_switching_back_brings_the_solutions_back(editions) -> None:
