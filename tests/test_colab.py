@@ -43,6 +43,7 @@ from colab_notebooks.markdown import MystToMarkdown, References, Target  # noqa:
 from colab_notebooks.notebook import page_notebooks, strip_plumbing  # noqa: E402
 from colab_notebooks.setup_cell import SETUP_CELL_ID as SETUP_ID  # noqa: E402  (test_explorer too)
 from colab_notebooks.setup_cell import install_advice, setup_source  # noqa: E402
+from editions import page_cells  # noqa: E402
 
 COLAB = "https://colab.research.google.com"
 COLAB_HREF = re.compile(
@@ -619,17 +620,10 @@ def test_notebooks_have_no_outputs(built_book: Path) -> None:
 
 
 def page_code_cells(path: Path) -> list[tuple[nbformat.NotebookNode, bool]]:
-    """The page's code cells, each with whether it is inside a gated solution."""
-    import jupytext
-
-    out, inside = [], False
-    for cell in jupytext.read(path, fmt="md:myst").cells:
-        if cell.cell_type == "markdown":
-            for marker in re.findall(r"\{solution-(start|end)\}", cell.source):
-                inside = marker == "start"
-        elif cell.cell_type == "code":
-            out.append((cell, inside))
-    return out
+    """The page's code cells, each with whether it is inside a solution (editions.py's
+    definition, which the site's student edition and the grader use too)."""
+    return [(cell, inside) for cell, inside in page_cells(path.read_text(encoding="utf-8"))
+            if cell.cell_type == "code"]
 
 
 def bound_names(source: str, *, skip_plumbing: bool = False) -> set[str]:

@@ -24,7 +24,7 @@ import pytest
 from conftest import ROOT, copy_repo
 
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
-from editions import solution_spans, solution_texts, strip_solutions  # noqa: E402
+from editions import page_cells, solution_spans, solution_texts, strip_solutions  # noqa: E402
 
 LAB = ROOT / "book" / "lab.md"
 
@@ -150,6 +150,25 @@ def test_strip_solutions_removes_gated_and_plain_blocks() -> None:
     for kept in ("intro", "starter", "exercise-end", "between", "end"):
         assert kept in out
     assert all("secret" in block for block in solution_texts(PAGE))
+
+
+def test_page_cells_cut_where_strip_solutions_cuts() -> None:
+    """The converter and the grader read a page's cells with page_cells: the cells outside the
+    solutions are exactly the cells of the page without them (the student edition's source)."""
+    import jupytext
+
+    for text in (PAGE, LAB.read_text(encoding="utf-8")):
+        cells = page_cells(text)
+        outside = [c.source for c, inside in cells if not inside and c.cell_type == "code"]
+        stripped = jupytext.reads(strip_solutions(text), fmt="md:myst").cells
+        assert outside == [c.source for c in stripped if c.cell_type == "code"]
+        prose = _key("".join(c.source for c, inside in cells if not inside))
+        assert prose == _key("".join(c.source for c in stripped))
+        inside = "".join(c.source for c, inside in cells if inside)
+        assert all(_key(block.split("\n", 1)[1].split("```")[0]) in _key(inside)
+                   for block in solution_texts(text))
+    assert {c.source for c, inside in page_cells(PAGE) if inside and c.cell_type == "code"} == {
+        "secret_code = 1", "secret = 2"}
 
 
 def test_unclosed_gated_solution_is_an_error() -> None:

@@ -35,6 +35,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
@@ -91,19 +92,48 @@ def solution_spans(text: str) -> list[tuple[int, int]]:
 
 
 def strip_solutions(text: str) -> str:
-    """A MyST page without its solution blocks (markers, prose and code cells)."""
-    lines = text.splitlines()
-    keep = [True] * len(lines)
-    for start, end in solution_spans(text):
-        keep[start:end] = [False] * (end - start)
-    out = "\n".join(line for line, k in zip(lines, keep) if k)
-    return re.sub(r"\n{3,}", "\n\n", out) + ("\n" if text.endswith("\n") else "")
+    """A MyST page without its solution blocks (markers, prose and code cells).
+
+    Where a block was, the blank lines around it shrink to one; nothing else changes (a code
+    cell keeps its own blank lines)."""
+    out: list[str] = []
+    for part, inside in page_parts(text):
+        if inside:
+            continue
+        lines = part.splitlines()
+        if out and not out[-1].strip():  # a seam: one blank line between what was around it
+            while lines and not lines[0].strip():
+                lines.pop(0)
+        out += lines
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def solution_texts(text: str) -> list[str]:
     """The text of each solution block of a MyST page (for tests and tools)."""
     lines = text.splitlines()
     return ["\n".join(lines[a:b]) for a, b in solution_spans(text)]
+
+
+def page_parts(text: str) -> list[tuple[str, bool]]:
+    """A MyST page cut at the edges of its solution blocks: ``(text, in_solution)``, in order."""
+    lines = text.splitlines()
+    parts, last = [], 0
+    for start, end in solution_spans(text):
+        parts += [(lines[last:start], False), (lines[start:end], True)]
+        last = end
+    parts.append((lines[last:], False))
+    return [("\n".join(part) + "\n", inside) for part, inside in parts if any(part)]
+
+
+def page_cells(text: str) -> list[tuple[Any, bool]]:
+    """The cells of a MyST page as jupytext reads them (``nbformat`` cells), each with whether
+    it lies in a solution block. The one reading of a page's solutions that the Colab
+    converter (which notebook gets a cell) and the grader (which cells are the lab's given
+    code) share with the student edition (what ``strip_solutions`` removes)."""
+    import jupytext
+
+    return [(cell, inside) for part, inside in page_parts(text)
+            for cell in jupytext.reads(part, fmt="md:myst").cells]
 
 
 def choose_edition(app: Sphinx, config: Config) -> None:

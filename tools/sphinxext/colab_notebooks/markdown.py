@@ -84,9 +84,6 @@ NUMBERED_REFS = {"exercise"}
 # what a reference to a removed target calls it, by the kind of node it named
 REMOVED_NOUNS = {"figure": "figure", "table": "table", "literal_block": "code",
                  "container": "code", "math_block": "equation", "displaymath": "equation"}
-# Markers for gated solutions (solution-start ... solution-end), which may span cells.
-SOL_START, SOL_END = "\x00solution-start\x00", "\x00solution-end\x00"
-SOL_MARK = re.compile(f"({SOL_START}[^\x00]*\x00|{SOL_END})")
 
 OPEN_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\{(?P<name>[^}\s]+)\}[ \t]*(?P<arg>.*?)\s*$")
 PLAIN_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`{]*)$")
@@ -442,10 +439,10 @@ class MystToMarkdown:
                 value = self.glue_role("md" if kind == "md" else "any", arg)
                 return f"$$\n{value}\n$$" if kind == "math" else value
             return f"*(the figure `{arg}` is drawn by the code above)*"
-        if name == "solution-start":
-            return f"{SOL_START}{self.exercise_title(arg, '')}\x00"
+        if name == "solution-start":  # only the instructor's notebook has solutions
+            return f"**Solution to {self.exercise_title(arg, '')}** (instructor's notebook)"
         if name == "solution-end":
-            return SOL_END
+            return ""
         if name == "exercise-start":
             return f"**{self.exercise_title(options.get('label', ''), arg)}**"
         if name == "exercise-end":
