@@ -402,6 +402,24 @@ def test_ctrl_c_during_render(tmp_path: Path) -> None:
     assert "probe 2" in html(root, "t-a") and "probe 2" in html(root, "t-b")
 
 
+def test_benchmark_report_says_what_was_not_measured() -> None:
+    """Results from an older run (before a measurement existed) give a table that says "not
+    measured" in that row, never a KeyError; a measurement that is there is shown."""
+    from bench import NOT_MEASURED, report
+
+    page = {"median": 2.0, "min": 1.5, "max": 3.0, "runs": 3}
+    results = {"clean_build": {**page, "median": 70.0}, "pages": {"book/mlp": page},
+               "weights": [{"page": "book/mlp", "html_bytes": 2048, "image_bytes": 0}]}
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in report(results).splitlines()
+            if line.startswith("| ")}
+    assert "70.0 s" in rows["clean `make book`"]
+    for label in ("no-change rebuild", "site size", "**ratio clean / plain**"):
+        assert f"| {NOT_MEASURED} |" in rows[label], rows[label]
+    assert [label for label in rows if label.startswith("`make grade`")], rows
+    assert f"| {NOT_MEASURED} |" in rows["book/mlp"]  # its Colab notebook's Run all
+    assert report({}).count(NOT_MEASURED) == 12
+
+
 def test_readme_benchmark_table_is_generated() -> None:
     """The README's benchmark table is what tools/bench.py writes from bench/results.json,
     between its markers: no figure copied (or edited) by hand."""

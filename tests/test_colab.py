@@ -43,6 +43,7 @@ from colab_notebooks.markdown import MystToMarkdown, References, Target  # noqa:
 from colab_notebooks.notebook import page_notebooks, strip_plumbing  # noqa: E402
 from colab_notebooks.setup_cell import SETUP_CELL_ID as SETUP_ID  # noqa: E402  (test_explorer too)
 from colab_notebooks.setup_cell import install_advice, setup_source  # noqa: E402
+from editions import page_cells  # noqa: E402
 
 COLAB = "https://colab.research.google.com"
 COLAB_HREF = re.compile(
@@ -294,6 +295,25 @@ def test_converter_without_a_site_links_nothing() -> None:
     out, _ = convert("{ref}`sec-b`, {doc}`b`, {numref}`fig-b`, {eq}`eq-b`", site="")
     assert out == "*Section B title*, *Page B*, Fig. 2.1, (4.3)"
     assert "](" not in out
+
+
+def test_converter_references_what_the_edition_removed() -> None:
+    """The student edition removes a solution's figure from the site, and so its number and
+    its label (editions.py); the instructor notebook, which still holds the figure, says
+    where it is instead of failing the build, and a real unknown label is still a problem."""
+    removed = refs()
+    removed.removed = {"fig-sol": Target("book/a", kind="figure", title="a caption"),
+                       "sec-sol": Target("book/a", kind="section", title="Sol section"),
+                       "fig-elsewhere": Target("book/b", kind="figure")}
+    converter = MystToMarkdown(removed, "book/a", ROOT)
+    text = "({numref}`fig-sol`), {ref}`sec-sol`, {numref}`fig-elsewhere`, {ref}`my words <fig-sol>`"
+    assert converter.convert(text) == ("(the figure below), Sol section, the figure in Page B, "
+                                       "my words")
+    assert converter.caption("fig-sol", "a caption") == "*a caption*"  # no number to show
+    assert converter.convert("({numref}`fig-sol`)") == "(the figure above)"
+    assert converter.problems == []
+    converter.convert("{numref}`fig-nowhere`")
+    assert converter.problems == ["book/a: unknown label 'fig-nowhere'"]
 
 
 def test_converter_reports_what_it_cannot_resolve() -> None:
@@ -600,17 +620,10 @@ def test_notebooks_have_no_outputs(built_book: Path) -> None:
 
 
 def page_code_cells(path: Path) -> list[tuple[nbformat.NotebookNode, bool]]:
-    """The page's code cells, each with whether it is inside a gated solution."""
-    import jupytext
-
-    out, inside = [], False
-    for cell in jupytext.read(path, fmt="md:myst").cells:
-        if cell.cell_type == "markdown":
-            for marker in re.findall(r"\{solution-(start|end)\}", cell.source):
-                inside = marker == "start"
-        elif cell.cell_type == "code":
-            out.append((cell, inside))
-    return out
+    """The page's code cells, each with whether it is inside a solution (editions.py's
+    definition, which the site's student edition and the grader use too)."""
+    return [(cell, inside) for cell, inside in page_cells(path.read_text(encoding="utf-8"))
+            if cell.cell_type == "code"]
 
 
 def bound_names(source: str, *, skip_plumbing: bool = False) -> set[str]:

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pytest
 from conftest import ROOT, copy_repo
 
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
-from editions import solution_spans, solution_texts, strip_solutions  # noqa: E402
+from editions import page_cells, solution_spans, solution_texts, strip_solutions  # noqa: E402
 
 LAB = ROOT / "book" / "lab.md"
 
@@ -151,6 +152,25 @@ def test_strip_solutions_removes_gated_and_plain_blocks() -> None:
     assert all("secret" in block for block in solution_texts(PAGE))
 
 
+def test_page_cells_cut_where_strip_solutions_cuts() -> None:
+    """The converter and the grader read a page's cells with page_cells: the cells outside the
+    solutions are exactly the cells of the page without them (the student edition's source)."""
+    import jupytext
+
+    for text in (PAGE, LAB.read_text(encoding="utf-8")):
+        cells = page_cells(text)
+        outside = [c.source for c, inside in cells if not inside and c.cell_type == "code"]
+        stripped = jupytext.reads(strip_solutions(text), fmt="md:myst").cells
+        assert outside == [c.source for c in stripped if c.cell_type == "code"]
+        prose = _key("".join(c.source for c, inside in cells if not inside))
+        assert prose == _key("".join(c.source for c in stripped))
+        inside = "".join(c.source for c, inside in cells if inside)
+        assert all(_key(block.split("\n", 1)[1].split("```")[0]) in _key(inside)
+                   for block in solution_texts(text))
+    assert {c.source for c, inside in page_cells(PAGE) if inside and c.cell_type == "code"} == {
+        "secret_code = 1", "secret = 2"}
+
+
 def test_unclosed_gated_solution_is_an_error() -> None:
     with pytest.raises(ValueError, match="solution-end"):
         solution_spans("```{solution-start} ex\n```\nsecret\n")
@@ -191,8 +211,13 @@ def _site(root: Path) -> dict:
             files[rel] = _key(html.unescape(data.decode("utf-8", "replace")))
     raw = (out / "searchindex.js").read_text(encoding="utf-8")
     index = json.loads(raw[raw.index("(") + 1:raw.rindex(")")])
+    inventory = zlib.decompress((out / "objects.inv").read_bytes().split(b"\n", 4)[4]).decode()
+    files["objects.inv"] = _key(inventory)  # after its 4 header lines, zlib-compressed
+    instructor = root / "_build" / "instructor" / "lab-solutions.ipynb"
     return {"pages": pages, "files": files, "hashes": images, "index": index,
-            "sources": (out / "_sources" / "book" / "lab.md").read_text(encoding="utf-8")}
+            "sources": (out / "_sources" / "book" / "lab.md").read_text(encoding="utf-8"),
+            "inventory": inventory,
+            "instructor": notebook_text(instructor.read_text(encoding="utf-8"))}
 
 
 class _SolutionImages(HTMLParser):
@@ -292,19 +317,53 @@ def test_student_edition_search_index_has_no_solution_words(editions) -> None:
     assert not only & _lab_terms(editions["hide"]["index"])
 
 
+def solution_labels(text: str = LAB.read_text(encoding="utf-8")) -> set[str]:
+    """Labels defined inside the solutions: targets, figure names, :label: and :name:."""
+    pattern = r"^\(([\w-]+)\)=$|^\s*(?:name|:name|:label):\s*([\w-]+)\s*$"
+    return {a or b for block in solution_texts(text)
+            for a, b in re.findall(pattern, block, re.MULTILINE)}
+
+
+def _labels(inventory: str) -> set[str]:
+    return {line.split()[0] for line in inventory.splitlines() if " std:label " in line}
+
+
+def test_student_edition_forgets_the_labels_of_what_it_removed(editions) -> None:
+    """objects.inv (what other Sphinx sites link to) lists no label of removed content, and
+    so none of its titles: the solution figure's caption would be one."""
+    labels = solution_labels()
+    assert "fig-lab-capacity" in labels
+    listed = _labels(editions["show"]["inventory"])
+    assert labels <= listed and any("-solution-" in label for label in listed), "control"
+    kept = _labels(editions["hide"]["inventory"])
+    assert not labels & kept and not [label for label in kept if "-solution-" in label]
+    assert _key("Final training loss (left)") not in editions["hide"]["files"]["objects.inv"]
+
+
+def test_instructor_notebook_holds_every_solution_in_both_editions(editions) -> None:
+    """_build/instructor/lab-solutions.ipynb, outside the site, whatever the site's edition
+    (the student edition's build writes it too, its references to the removed figure kept
+    readable without the figure's number)."""
+    found = fragments()["code"]
+    for step in ("show", "hide"):
+        text = editions[step]["instructor"]
+        assert [f for f in found if f not in text] == [], step
+    assert _key("(the figure above)") in editions["hide"]["instructor"]
+
+
 def test_switching_back_brings_the_solutions_back(editions) -> None:
     lab = editions["show-again"]["pages"]["book/lab.html"]
     assert all(f in lab for f in fragments()["code"])
     assert editions["show-again"]["sources"] == LAB.read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(reason="the Colab converter (ROSTER contract 5, colab engineer) writes the "
-                          "student notebook without solutions; until it lands it folds them",
-                   strict=False)
 def test_student_edition_notebook_holds_no_solution(editions) -> None:
-    text = editions["hide"]["files"]["notebooks/lab.ipynb"]
+    """notebooks/lab.ipynb, the Colab converter's, is published in both editions: no solution
+    in either."""
     found = fragments()["code"] + fragments()["prose"]
-    assert not [f for f in found if f in text]
+    for step in ("show", "hide"):
+        text = editions[step]["files"]["notebooks/lab.ipynb"]
+        assert not [f for f in found if f in text], step
 
 
 def test_an_unknown_edition_is_refused(editions) -> None:

@@ -381,20 +381,6 @@ def test_output_is_deterministic() -> None:
     assert runs[0] == runs[1] and 'id="mlpx-' in runs[0]
 
 
-def test_an_edit_to_the_script_or_style_makes_pages_stale(tmp_path: Path) -> None:
-    """The script and style are inlined in the pages' outputs, so the build's package hash (what
-    decides which pages re-execute) must cover them like the .py sources."""
-    from freshness import package_digest
-    from pages import NOT_COPIED
-
-    shutil.copytree(ROOT / "code", tmp_path / "code", ignore=NOT_COPIED)
-    for name in ("explorer.js", "explorer.css"):
-        before = package_digest(tmp_path)
-        asset = tmp_path / "code" / "mlpbook" / name
-        asset.write_text(asset.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-        assert package_digest(tmp_path) != before, f"editing {name} would serve stale pages"
-
-
 def test_explore_rejects_bad_input() -> None:
     root = page_graph()
     with pytest.raises(TypeError, match="root must be a mlpbook.engine.Value"):

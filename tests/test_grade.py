@@ -2,7 +2,9 @@
 
 One grading run (module fixture) over a folder of notebooks: the untouched student notebook, the
 instructor notebook, and the ways a submission goes wrong or cheats. Each test then reads the
-grade and feedback of one of them, as the instructor would.
+grade and feedback of one of them, as the instructor would. The notebooks are the ones the
+build writes (the Colab converter's ``notebooks/lab.ipynb`` and
+``_build/instructor/lab-solutions.ipynb``): setup cell, stripped plumbing and all.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grade  # noqa: E402  (tools/grade.py, on the path through conftest)
-from lab_notebooks import instructor_notebook, student_notebook  # noqa: E402
+
+pytestmark = pytest.mark.book  # the notebooks graded are the ones the build writes
 
 LIMITS = grade.Limits(timeout=45, cell=5, check=5)
 LAB = grade.read_lab()
@@ -44,7 +47,22 @@ def _replace(nb, old: str, new: str, *, regex: bool = False):
 
 
 def _after_imports(nb) -> int:
-    return next(i for i, c in enumerate(nb.cells) if c.cell_type == "code") + 1
+    """The index right after the lab's imports (after the notebook's setup cell)."""
+    return next(i for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and "import mlpbook" in c.source) + 1
+
+
+def _code_number(nb, at: int) -> int:
+    """The number (1-based, among code cells) of a code cell inserted at index ``at``."""
+    return sum(1 for c in nb.cells[:at] if c.cell_type == "code") + 1
+
+
+@pytest.fixture(scope="module")
+def lab_notebooks(built_book: Path) -> dict[str, nbformat.NotebookNode]:
+    """The lab's notebooks as the build writes them: the student's and the instructor's."""
+    return {"student": nbformat.read(built_book / "notebooks" / "lab.ipynb", as_version=4),
+            "instructor": nbformat.read(built_book.parent / "instructor" / "lab-solutions.ipynb",
+                                        as_version=4)}
 
 
 ALWAYS_PASS = """
@@ -85,9 +103,8 @@ while True:
 """
 
 
-def submissions() -> dict[str, object]:
+def submissions(student, instructor) -> dict[str, object]:
     """Name -> notebook (or raw bytes for files that are not notebooks)."""
-    student, instructor = student_notebook(), instructor_notebook()
     at = _after_imports(student)
     return {
         "student.ipynb": student,
@@ -126,9 +143,9 @@ def submissions() -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict:
+def graded(tmp_path_factory, lab_notebooks) -> dict:
     folder = tmp_path_factory.mktemp("submissions")
-    for name, nb in submissions().items():
+    for name, nb in submissions(lab_notebooks["student"], lab_notebooks["instructor"]).items():
         path = folder / name
         if isinstance(nb, bytes):
             path.write_bytes(nb)
@@ -142,7 +159,7 @@ def graded(tmp_path_factory) -> dict:
     assert grade.LAB.read_bytes() == lab_before, "a submission changed the book"
     rows = list(csv.DictReader(open(folder / "grades.csv", encoding="utf-8")))
     return {"by_name": {g.name: g for g in results}, "rows": rows, "folder": folder,
-            "seconds": seconds, "namespaces": facts["namespaces"]}
+            "seconds": seconds, "namespaces": facts["namespaces"], "notebooks": lab_notebooks}
 
 
 def _g(graded, name) -> grade.Graded:
@@ -165,7 +182,19 @@ def test_lab_as_the_grader_reads_it() -> None:
 def test_csv_has_one_column_per_exercise(graded) -> None:
     rows = graded["rows"]
     assert list(rows[0]) == ["submission", *(e.column for e in LAB.exercises), "total"]
-    assert {r["submission"] for r in rows} == set(submissions())
+    nbs = graded["notebooks"]
+    assert {r["submission"] for r in rows} == set(submissions(nbs["student"], nbs["instructor"]))
+
+
+def test_the_graded_notebooks_are_the_builds(graded) -> None:
+    """The converter's notebooks, as a student downloads them: its setup cell first, the
+    book's hidden cells without their plumbing, the solutions only in the instructor's."""
+    student, instructor = graded["notebooks"]["student"], graded["notebooks"]["instructor"]
+    for nb in (student, instructor):
+        assert nb.cells[0].metadata.get("tags") == ["mlpbook-setup"]
+        assert not [c for c in nb.cells[1:] if c.cell_type == "code" and "glue(" in c.source]
+    assert not [c for c in student.cells if "solution" in c.metadata.get("tags", [])]
+    assert [c for c in instructor.cells if "solution" in c.metadata.get("tags", [])]
 
 
 def test_untouched_student_notebook_scores_zero_and_runs_clean(graded) -> None:
@@ -250,7 +279,9 @@ def test_renamed_function_scores_zero_with_the_name_to_keep(graded) -> None:
 def test_memory_is_bounded(graded) -> None:
     g = _g(graded, "memory.ipynb")
     assert g.total == FULL
-    assert any(n.startswith("cell 2 ") for n in g.notes), g.notes
+    cell = _code_number(graded["notebooks"]["instructor"], _after_imports(
+        graded["notebooks"]["instructor"]))  # the memory hog comes right after the imports
+    assert any(n.startswith(f"cell {cell} ") for n in g.notes), g.notes
 
 
 def test_no_network(graded) -> None:

@@ -29,6 +29,8 @@ LECTURE = {
     "1:10": ("Break", ["sec-instructor-break"]),
     "1:20": ("Backpropagation and autograd", ["page-backprop", "sec-backprop-graph",
                                               "sec-backprop-chain-rule", "sec-backprop-engine",
+                                              "sec-backprop-check", "sec-backprop-paths",
+                                              "sec-backprop-misconception",
                                               "page-layer-backprop", "sec-layer-graph",
                                               "sec-layer-linear", "sec-layer-shapes",
                                               "sec-layer-activation", "sec-layer-loss",
@@ -129,6 +131,18 @@ def test_instructor_guide_links_the_plan_and_each_lecture_page() -> None:
         for lab in wanted:
             if lab.startswith("page-"):
                 assert labels[lab] in linked_docs, f"instructor.md never links {labels[lab]}"
+
+
+def test_instructor_timetable_links_every_section_of_the_lecture_pages() -> None:
+    """A section added to a lecture page gets its minutes in the instructor's timetable."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    [lecture] = [p for p in toc["parts"] if p["caption"].startswith("Lecture")]
+    text = (ROOT / "book" / "instructor.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\{ref\}`(?:[^`<]*<)?([^`<>]+)>?`", text))
+    labels = source_labels()
+    missing = [lab for lab, doc in labels.items() if lab.startswith("sec-")
+               and doc in {c["file"] for c in lecture["chapters"]} and lab not in linked]
+    assert not missing, f"book/instructor.md's timetable does not link {missing}"
 
 
 @pytest.mark.parametrize("topic", list(OTHER))

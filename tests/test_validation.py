@@ -210,6 +210,37 @@ def _answer(result: checks.CheckResult, a: dict) -> None:
     assert isinstance(result, checks.CheckResult) and result.passed == right, (obs, result)
 
 
+def _capacity(result: list, a: dict, arg: str) -> None:
+    """check_capacity gives three verdicts; the one on the student's ``arg`` is ❌, unless a
+    best_* value is the right (width, depth) by chance (it is then ✅, like check_answer)."""
+    assert isinstance(result, list) and len(result) == 3, result
+    assert all(isinstance(r, checks.CheckResult) for r in result), result
+    if arg in ("best_val", "best_train"):
+        x = a[arg]
+        if isinstance(x, torch.Tensor) and not (x.dtype.is_complex or x.dtype == torch.bool):
+            x = x.tolist()
+        elif isinstance(x, np.ndarray) and x.dtype.kind in "iuf":
+            x = x.tolist()
+        same = (isinstance(x, (list, tuple)) and len(x) == 2 and all(map(real, x))
+                and tuple(map(float, x)) == tuple(map(float, _capacity_valid()[arg])))
+        assert result[("best_val", "best_train").index(arg) + 1].passed == same, (a[arg], result)
+        return
+    _check_failed(result[0], a)  # runs or fit
+
+
+def _capacity_fit(width: int, depth: int) -> train.History:
+    X, y = _moons()
+    return train.train(models.make_mlp(2, [width] * depth, 1, seed=0), X, y, X_val=X, y_val=y,
+                       n_epochs=2)
+
+
+def _capacity_valid() -> dict[str, Any]:
+    runs = {(w, 1): _capacity_fit(w, 1) for w in (2, 3)}
+    return dict(runs=runs, best_val=min(runs, key=lambda k: runs[k].val_loss[-1]),
+                best_train=min(runs, key=lambda k: runs[k].train_loss[-1]), fit=_capacity_fit,
+                widths=[2, 3], depths=[1], rtol=1e-6, verbose=False, timeout=5.0)
+
+
 def _tanh(v: Value) -> Value:
     return v.tanh()
 
@@ -393,6 +424,12 @@ SPECS = [
     Spec("checks.check_mlp_backward", lambda **a: checks.check_mlp_backward(**a),
          lambda: dict(backward_fn=_mlp_backward, seed=0, atol=1e-8, verbose=False,
                       timeout=5.0), _check_ran),
+    Spec("checks.check_gradcheck", lambda **a: checks.check_gradcheck(**a),
+         lambda: dict(backward_fn=_mlp_backward, seed=1, eps=1e-6, atol=1e-7, verbose=False,
+                      timeout=5.0), _check_ran, examples=8),
+    Spec("checks.check_capacity", lambda **a: checks.check_capacity(**a), _capacity_valid,
+         lambda r, a: isinstance(r, list) and all(isinstance(x, checks.CheckResult) for x in r)
+         or pytest.fail(str(r)), names={"widths": r"widths", "depths": r"depths"}, examples=6),
     Spec("checks.check_is_linear", lambda **a: checks.check_is_linear(**a),
          lambda: dict(model=lambda X: 2 * X + 1, in_features=2, expect=True, seed=0,
                       atol=1e-10, verbose=False, timeout=5.0), _check_ran),
@@ -423,7 +460,10 @@ SPECS = [
 STUDENT_ARGS = {("checks.check_backward", "fn"), ("checks.check_tanh", "tanh_fn"),
                 ("checks.check_mlp_backward", "backward_fn"), ("checks.check_is_linear", "model"),
                 ("checks.check_collapse", "linear"), ("checks.check_collapse", "model"),
-                ("checks.check_training_loop", "train_loop")}
+                ("checks.check_training_loop", "train_loop"),
+                ("checks.check_gradcheck", "backward_fn"), ("checks.check_capacity", "runs"),
+                ("checks.check_capacity", "best_val"), ("checks.check_capacity", "best_train"),
+                ("checks.check_capacity", "fit")}
 
 
 def _backward_grad(grad: Any) -> float:
@@ -474,6 +514,8 @@ def test_bad_values_are_named_or_handled(spec: Spec, arg: str) -> None:
             plt.close("all")
         if student and spec.name == "checks.check_answer":
             _answer(result, kwargs)
+        elif student and spec.name == "checks.check_capacity":
+            _capacity(result, kwargs, arg)
         elif student:
             _check_failed(result, kwargs)
         else:

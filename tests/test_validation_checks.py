@@ -1,9 +1,10 @@
 """Every self-check is total: a zoo of broken student functions, endless loops included.
 
-Each check of ``mlpbook.checks`` is fed each broken function (or, for ``check_collapse`` and
-``check_answer``, each broken answer). Every call must return a failing ``CheckResult`` whose
-text is ``❌ ... expected ..., observed ..., hint: ...``, raise nothing, and come back within
-the time limit plus a margin for a loaded machine. Loops that never end are stopped for real:
+Each check of ``mlpbook.checks`` is fed each broken function (or, for ``check_collapse``,
+``check_capacity`` and ``check_answer``, each broken answer). Every call must return a failing
+``CheckResult`` (``check_capacity``: three, one per answer) whose text is ``❌ ... expected ...,
+observed ..., hint: ...``, raise nothing, and come back within the time limit plus a margin
+for a loaded machine. Loops that never end are stopped for real:
 in the main thread by SIGALRM, elsewhere by an asynchronous exception in a worker thread.
 """
 
@@ -20,8 +21,10 @@ import torch
 from torch import nn
 
 from mlpbook import checks
+from mlpbook.data import two_moons
 from mlpbook.engine import Value
 from mlpbook.models import make_mlp
+from mlpbook.train import History, train
 
 LIMIT = 0.3    # seconds given to the student's code in these tests
 MARGIN = 3.0   # seconds of slack for a busy 2-core machine
@@ -138,6 +141,19 @@ ZOO = {
 }
 
 LINEAR = make_mlp(2, [3], 1, activation="identity", seed=0, dtype=torch.float64)
+MOONS = two_moons(8, seed=0)
+
+
+def _fit(width: int, depth: int) -> History:
+    """A width x depth experiment's recipe, tiny: what the lab's ``fit`` is, in a few ms."""
+    model = make_mlp(2, [width] * depth, 1, seed=0)
+    return train(model, *MOONS, X_val=MOONS[0], y_val=MOONS[1], n_epochs=2)
+
+
+GRID = {"widths": (2, 3), "depths": (1,)}
+RUNS = {(w, 1): _fit(w, 1) for w in GRID["widths"]}
+BEST_VAL = min(RUNS, key=lambda k: RUNS[k].val_loss[-1])
+BEST_TRAIN = min(RUNS, key=lambda k: RUNS[k].train_loss[-1])
 CHECKS = {
     "check_backward": lambda fn: checks.check_backward(fn, verbose=False, timeout=LIMIT),
     "check_tanh": lambda fn: checks.check_tanh(fn, verbose=False, timeout=LIMIT),
@@ -147,16 +163,20 @@ CHECKS = {
     "check_collapse": lambda fn: checks.check_collapse(LINEAR, fn, verbose=False, timeout=LIMIT),
     "check_training_loop": lambda fn: checks.check_training_loop(fn, verbose=False,
                                                                  timeout=LIMIT),
+    "check_gradcheck": lambda fn: checks.check_gradcheck(fn, verbose=False, timeout=LIMIT),
+    # the lab's fit, broken (the student may edit it): nothing can be checked
+    "check_capacity": lambda fn: checks.check_capacity(RUNS, BEST_VAL, BEST_TRAIN, fn,
+                                                       verbose=False, timeout=LIMIT, **GRID),
 }
 
 
-def _assert_clean_failure(result: Any, elapsed: float) -> None:
+def _assert_clean_failure(result: Any, elapsed: float, limit: float = LIMIT) -> None:
     assert isinstance(result, checks.CheckResult) and not result.passed and not result
     text = str(result)
     assert text.startswith("❌") and "Traceback" not in text, text
     for word in ("expected", "observed", "hint"):
         assert word in text, text
-    assert elapsed <= LIMIT + MARGIN, f"took {elapsed:.1f} s: {text}"
+    assert elapsed <= limit + MARGIN, f"took {elapsed:.1f} s: {text}"
 
 
 @pytest.mark.parametrize("student", list(ZOO))
@@ -166,7 +186,9 @@ def test_every_check_fails_cleanly_on_every_broken_function(check: str, student:
     before = (signal.getsignal(signal.SIGALRM), threading.active_count())
     start = time.monotonic()
     result = CHECKS[check](ZOO[student])
-    _assert_clean_failure(result, time.monotonic() - start)
+    elapsed = time.monotonic() - start
+    for one in result if isinstance(result, list) else [result]:
+        _assert_clean_failure(one, elapsed)
     out = capsys.readouterr().out
     assert len(out) <= checks.MAX_OUTPUT + 200  # a printing loop's output is cut
     # the alarm handler is the caller's again, no timer is left running, no thread leaked
@@ -192,6 +214,67 @@ def test_check_collapse_fails_cleanly_on_every_broken_layer(linear: Any) -> None
     start = time.monotonic()
     _assert_clean_failure(checks.check_collapse(LINEAR, linear, verbose=False),
                           time.monotonic() - start)
+
+
+class _EndlessHistory:
+    """A ``History`` look-alike whose losses never come: a property that loops forever."""
+
+    @property
+    def train_loss(self) -> list[float]:
+        while True:
+            pass
+
+
+BROKEN_RUNS = [None, ..., {}, [], "runs", {(2, 1): None}, {(2, 1): RUNS[(2, 1)]},
+               {**RUNS, (2, 1): RUNS[(3, 1)]}, {**RUNS, (2, 1): "History"},
+               {**RUNS, (2, 1): History(train_loss=[], val_loss=[])},
+               {**RUNS, (2, 1): History(train_loss=[math.nan], val_loss=[0.5])},
+               {**RUNS, (2, 1): History(train_loss=[1 + 2j], val_loss=[0.5])},
+               {**RUNS, (2, 1): _EndlessHistory()}]
+
+
+@pytest.mark.parametrize("runs", BROKEN_RUNS, ids=repr)
+def test_check_capacity_fails_cleanly_on_every_broken_runs(runs: Any) -> None:
+    """A wrong ``runs`` is a ❌ for runs; the two answers, right here, are still graded."""
+    start = time.monotonic()
+    result = checks.check_capacity(runs, BEST_VAL, BEST_TRAIN, _fit, verbose=False,
+                                   timeout=1.0, **GRID)
+    _assert_clean_failure(result[0], time.monotonic() - start, limit=1.0)
+    assert [r.passed for r in result[1:]] == [True, True], result
+
+
+@pytest.mark.parametrize("answer", BROKEN_ANSWERS + [(3, 3), BEST_VAL[::-1]], ids=repr)
+def test_check_capacity_fails_cleanly_on_every_broken_answer(answer: Any) -> None:
+    start = time.monotonic()
+    result = checks.check_capacity(RUNS, answer, answer, _fit, verbose=False, timeout=5.0,
+                                   **GRID)
+    assert result[0].passed, result[0]
+    for one in result[1:]:
+        _assert_clean_failure(one, time.monotonic() - start, limit=5.0)
+
+
+def test_check_capacity_passes_the_right_experiment(capsys) -> None:
+    result = checks.check_capacity(RUNS, BEST_VAL, BEST_TRAIN, _fit, timeout=5.0, **GRID)
+    assert len(result) == 3 and all(result), result
+    assert capsys.readouterr().out.count("✅") == 3
+
+
+def test_check_gradcheck_names_the_wrong_gradient() -> None:
+    def backward(X, y, W1, b1, W2, b2, wrong=None):
+        Z = X @ W1.T + b1
+        H = torch.relu(Z)
+        d = 2 * (H @ W2.T + b2 - y) / y.numel()
+        dZ = (d @ W2) * (Z > 0)
+        grads = {"dW1": dZ.T @ X, "db1": dZ.sum(0), "dW2": d.T @ H, "db2": d.sum(0)}
+        if wrong:
+            grads[wrong] = 2 * grads[wrong]
+        return tuple(grads.values())
+
+    assert checks.check_gradcheck(backward, verbose=False)
+    for wrong in ("dW1", "db1", "dW2", "db2"):
+        result = checks.check_gradcheck(lambda *a, w=wrong: backward(*a, wrong=w),
+                                        verbose=False)
+        assert not result and f"for {wrong}." in str(result), result
 
 
 @pytest.mark.parametrize("student", ["busy loop", "sleep loop", "printing loop",

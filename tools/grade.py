@@ -46,7 +46,7 @@ GRADER_TAG = "grader"  # a cell the grader runs from the book, never from the su
 MAX_BYTES = 50 << 20  # a notebook larger than this is not read
 CALIBRATION_SECONDS = 300.0  # the lab's own solutions: a loaded machine must not fail them
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
-from editions import DIRECTIVE, solution_spans  # noqa: E402  (MyST directives: one place)
+from editions import DIRECTIVE, page_cells  # noqa: E402  (MyST directives, solutions: one place)
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,37 +100,27 @@ class Lab:
 
 
 def read_lab(path: Path = LAB) -> Lab:
-    """Parse the lab page: exercises from ``exercise-start``, solutions from the gated markers."""
-    import jupytext
-
-    text = path.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    bounds, last = [], 0
-    for start, end in solution_spans(text):
-        bounds += [(last, start, False), (start, end, True)]
-        last = end
-    bounds.append((last, len(lines), False))
+    """Parse the lab page: exercises from ``exercise-start``, solutions as the editions define
+    them (``editions.page_cells``)."""
     exercises: list[Exercise] = []
     cells: list[LabCell] = []
     current = None
-    for a, b, in_solution in bounds:
-        nb = jupytext.reads("\n".join(lines[a:b]) + "\n", fmt="md:myst")
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cells.append(LabCell(cell.source, tuple(cell.metadata.get("tags", [])), current,
-                                     in_solution))
-                continue
-            body = cell.source.splitlines()
-            for i, line in enumerate(body):
-                m = DIRECTIVE.match(line)
-                if m and m["name"] == "exercise-start":
-                    title = line[m.end():].strip()
-                    label = next((ln.split(":label:", 1)[1].strip() for ln in body[i + 1:i + 4]
-                                  if ln.startswith(":label:")), None)
-                    if label is None:
-                        raise ValueError(f"{path}: exercise {title!r} has no :label:")
-                    current = label
-                    exercises.append(Exercise(label, title, len(exercises) + 1))
+    for cell, in_solution in page_cells(path.read_text(encoding="utf-8")):
+        if cell.cell_type == "code":
+            cells.append(LabCell(cell.source, tuple(cell.metadata.get("tags", [])), current,
+                                 in_solution))
+            continue
+        body = cell.source.splitlines()
+        for i, line in enumerate(body):
+            m = DIRECTIVE.match(line)
+            if m and m["name"] == "exercise-start":
+                title = line[m.end():].strip()
+                label = next((ln.split(":label:", 1)[1].strip() for ln in body[i + 1:i + 4]
+                              if ln.startswith(":label:")), None)
+                if label is None:
+                    raise ValueError(f"{path}: exercise {title!r} has no :label:")
+                current = label
+                exercises.append(Exercise(label, title, len(exercises) + 1))
     return Lab(exercises, cells)
 
 

@@ -19,6 +19,7 @@ import copy
 import io
 import math
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.autograd.gradcheck import GradcheckError
 
 from mlpbook import models, validation
 from mlpbook.engine import Value
@@ -33,8 +35,8 @@ from mlpbook.gradcheck import central_difference
 from mlpbook.timelimit import TimeLimitExceeded, call_with_time_limit
 
 __all__ = ["CheckResult", "check_backward", "check_tanh", "check_mlp_backward",
-           "check_is_linear", "check_collapse", "check_training_loop", "check_answer",
-           "TIME_LIMIT"]
+           "check_gradcheck", "check_is_linear", "check_collapse", "check_training_loop",
+           "check_capacity", "check_answer", "TIME_LIMIT"]
 
 #: Seconds a check lets the student's code run before stopping it.
 TIME_LIMIT = 10.0
@@ -294,6 +296,10 @@ def check_tanh(tanh_fn: Callable[[Value], Value], *,
     return _run(name, body, verbose, timeout, tanh_fn)
 
 
+_TRANSPOSED = ("W has shape (out, in), as in nn.Linear, so dW = dZ.T @ (the layer's input), not "
+               "its transpose")
+
+
 def _mlp_problem(seed: int) -> tuple[Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
     shapes = [(6, 3), (6, 1), (4, 3), (4,), (1, 4), (1,)]  # X, y, W1, b1, W2, b2 (nn.Linear's)
@@ -330,8 +336,7 @@ def check_mlp_backward(backward_fn: Callable[..., Sequence[Any]], *, seed: int =
             if g.shape != e.shape:
                 hint = "a gradient has the shape of its parameter"
                 if g.dim() == 2 and g.shape == e.T.shape:
-                    hint = ("W has shape (out, in), as in nn.Linear, so dW = dZ.T @ (the layer's "
-                            "input), not its transpose")
+                    hint = _TRANSPOSED
                 return CheckResult(name, False, f"{label} has the wrong shape:", tuple(e.shape),
                                    tuple(g.shape), hint)
             if not torch.allclose(g, e, atol=atol, rtol=0.0):
@@ -345,6 +350,78 @@ def check_mlp_backward(backward_fn: Callable[..., Sequence[Any]], *, seed: int =
                                    f"{err:.2e} > {atol:g}):", _short(e), _short(g), hint)
         return CheckResult(name, True, f"all four gradients match autograd (float64, atol "
                            f"{atol:g}).")
+    return _run(name, body, verbose, timeout, backward_fn)
+
+
+def _loss_with_backward(backward_fn: Callable[..., Sequence[Tensor]]) -> Callable[..., Tensor]:
+    """The loss of ``check_mlp_backward`` as a torch function whose backward is backward_fn."""
+
+    class TwoLayerLoss(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, X, y, W1, b1, W2, b2):
+            ctx.save_for_backward(X, y, W1, b1, W2, b2)
+            return ((torch.relu(X @ W1.T + b1) @ W2.T + b2 - y) ** 2).mean()
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            grads = backward_fn(*ctx.saved_tensors)
+            return (None, None, *(grad_out * g for g in grads))
+
+    return TwoLayerLoss.apply
+
+
+def check_gradcheck(backward_fn: Callable[..., Sequence[Any]], *, seed: int = 1,
+                    eps: float = 1e-6, atol: float = 1e-7, verbose: bool = True,
+                    timeout: float = TIME_LIMIT) -> CheckResult:
+    """Run ``torch.autograd.gradcheck`` on the loss of ``check_mlp_backward`` with
+    ``backward_fn`` as its backward (wrapped in a ``torch.autograd.Function``).
+
+    ``backward_fn(X, y, W1, b1, W2, b2) -> (dW1, db1, dW2, db2)``. Float64, finite differences
+    with step ``eps``, pass rule ``|analytical - numerical| <= atol + 1e-3 * |numerical|``
+    (gradcheck's own, with its default rtol).
+    """
+    seed = validation.seed(seed)
+    eps = validation.number(eps, "eps", low=1e-12, high=1e-1)
+    timeout = _check_settings(verbose, timeout, atol=atol)
+    name = "check_gradcheck"
+    labels = ("dW1", "db1", "dW2", "db2")
+
+    def guarded(X: Tensor, y: Tensor, *params: Tensor) -> tuple[Tensor, ...]:
+        """backward_fn on copies of the inputs; what it returns, checked and in float64."""
+        grads = _call(name, backward_fn, X.clone(), y.clone(), *(p.clone() for p in params))
+        if not isinstance(grads, (tuple, list)) or len(grads) != 4:
+            raise _fail(name, "return the four gradients as a tuple.", "(dW1, db1, dW2, db2)",
+                        validation.describe(grads), "end with: return dW1, db1, dW2, db2")
+        out = []
+        for label, g, p in zip(labels, grads, params):
+            g = _tensor(name, g, label, f"{label} is a tensor of shape {tuple(p.shape)}")
+            if g.shape != p.shape:
+                raise _fail(name, f"{label} has the wrong shape:", tuple(p.shape),
+                            tuple(g.shape), _TRANSPOSED if g.dim() == 2 and g.shape == p.T.shape
+                            else "a gradient has the shape of its parameter")
+            out.append(g)
+        return tuple(out)
+
+    def body() -> CheckResult:
+        g = torch.Generator().manual_seed(seed)
+        shapes = [(5, 3), (5, 1), (4, 3), (4,), (1, 4), (1,)]  # X, y, W1, b1, W2, b2
+        X, y, *params = (torch.randn(s, dtype=torch.float64, generator=g) for s in shapes)
+        params = [p.requires_grad_() for p in params]
+        try:
+            torch.autograd.gradcheck(_loss_with_backward(guarded), (X, y, *params), eps=eps,
+                                     atol=atol, raise_exception=True)
+        except GradcheckError as err:
+            found = re.search(r"with respect to input (\d+)", str(err))
+            if not (found and 0 <= int(found[1]) < 4):  # not a mismatch: gradcheck says why
+                return CheckResult(name, False, f"gradcheck failed ({_first_line(err)}).",
+                                   "gradcheck passes", "gradcheck fails", "your backward must "
+                                   "return the same gradients every time it is called")
+            wrong = labels[int(found[1])]  # counted among the inputs that require grad
+            return CheckResult(name, False, f"your backward disagrees with finite differences "
+                               f"for {wrong}.", "gradcheck passes", f"{wrong} differs",
+                               "check_mlp_backward shows the wrong gradient and its error")
+        return CheckResult(name, True, f"your backward agrees with finite differences (eps "
+                           f"{eps:g}, atol {atol:g}).")
     return _run(name, body, verbose, timeout, backward_fn)
 
 
@@ -542,6 +619,68 @@ def check_training_loop(train_loop: Callable[..., Any], *, n_steps: int = 5, see
         return CheckResult(name, False, f"parameters after {n_steps} steps differ from the "
                            f"reference:", "max abs error 0", f"{err:.2e}", why)
     return _run(name, body, verbose, timeout, train_loop)
+
+
+def _final_losses(name: str, history: Any, what: str, hint: str) -> tuple[float, float]:
+    """``(final training loss, final held-out loss)`` of a ``History``, or a failed result."""
+    try:
+        train_loss, val_loss = history.train_loss[-1], history.val_loss[-1]
+    except Exception as err:  # noqa: BLE001 - anything but a History is a verdict
+        raise _fail(name, f"{what} is not a History with losses ({_first_line(err)}).",
+                    "a History (what fit returns)", validation.describe(history), hint) from None
+    return (_real(name, train_loss, f"{what}'s final training loss", hint),
+            _real(name, val_loss, f"{what}'s final held-out loss", hint))
+
+
+def check_capacity(runs: Any, best_val: Any, best_train: Any,
+                   fit: Callable[[int, int], Any], widths: Sequence[int],
+                   depths: Sequence[int], *, rtol: float = 1e-6, verbose: bool = True,
+                   timeout: float = TIME_LIMIT) -> list[CheckResult]:
+    """Check a width x depth experiment: three verdicts, for ``runs``, ``best_val``, ``best_train``.
+
+    ``fit(width, depth)`` (the page's recipe) is run afresh for every pair of ``widths`` x
+    ``depths``; ``runs[(width, depth)]`` must hold a ``History`` whose final training and
+    held-out losses match it (relative ``rtol``), and ``best_val``/``best_train`` must be the
+    ``(width, depth)`` with the lowest final held-out and training loss.
+    """
+    grid = [(validation.integer(w, f"widths[{i}]", low=1, high=100_000),
+             validation.integer(d, f"depths[{j}]", low=1, high=1000))
+            for i, w in enumerate(validation.sequence(widths, "widths", min_len=1, what="ints"))
+            for j, d in enumerate(validation.sequence(depths, "depths", min_len=1, what="ints"))]
+    timeout = _check_settings(verbose, timeout, rtol=rtol)
+    name = "check_capacity"
+    final: dict[tuple[int, int], tuple[float, float]] = {}
+
+    def body() -> CheckResult:
+        for k in grid:
+            final[k] = _final_losses(name, _call(name, fit, *k), f"fit{k}",
+                                     "run the cell that defines fit, and use it as it is")
+        if not isinstance(runs, dict) or set(runs) != set(grid):
+            got = list(runs)[:8] if isinstance(runs, dict) else validation.describe(runs)
+            return CheckResult(name, False, "runs needs one History per (width, depth):", grid,
+                               got, "runs[(width, depth)] = fit(width, depth)")
+        for k in grid:
+            mine = _final_losses(name, runs[k], f"runs[{k}]", "runs[(width, depth)] = fit(width, "
+                                 "depth)")
+            if not all(math.isclose(a, b, rel_tol=rtol) for a, b in zip(mine, final[k])):
+                return CheckResult(name, False, f"runs[{k}] is not fit{k}: final (train, "
+                                   "held-out) loss", final[k], mine, "use fit as it is")
+        return CheckResult(name, True, f"all {len(grid)} configurations match fit.")
+
+    verdicts = [_run(name, body, verbose, timeout, fit, "the function fit")]
+    if len(final) < len(grid):  # fit did not give every loss: the answers cannot be checked
+        return verdicts + [_report(CheckResult(
+            label, False, "cannot be checked without fit's losses.", "the losses of fit",
+            "fit failed", "run the cell that defines fit, unchanged"), "", verbose)
+            for label in ("lowest held-out loss at (width, depth)",
+                          "lowest training loss at (width, depth)")]
+    by_val = min(grid, key=lambda k: final[k][1])
+    by_train = min(grid, key=lambda k: final[k][0])
+    return verdicts + [
+        check_answer("lowest held-out loss at (width, depth)", best_val, by_val, atol=0,
+                     verbose=verbose),
+        check_answer("lowest training loss at (width, depth)", best_train, by_train, atol=0,
+                     verbose=verbose)]
 
 
 def _answer_array(x: Any, name: str, finite: bool = True) -> np.ndarray:

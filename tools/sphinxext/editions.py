@@ -13,6 +13,12 @@ What "no solution content" covers, and how:
   sphinx-exercise merges the gated markers, before Sphinx records labels, images and search
   terms. (sphinx-exercise's own ``hide_solutions`` crashes on the gated syntax and would leave
   the cells between the markers.)
+- **Labels.** The names of everything removed (the solution's own label, a figure's ``name``, a
+  ``(target)=``) are forgotten by the page before Sphinx records its labels, so no label of the
+  student edition points at removed content (``objects.inv`` would otherwise list a solution
+  figure with its caption), and a reference to one outside a solution fails the build. What
+  was removed is kept in ``env.mlpbook_removed`` (``removed_targets``) for the Colab converter,
+  whose instructor notebook still holds it.
 - **The search index**, built from those doctrees, never sees the removed text.
 - **The page sources** that Sphinx and the theme copy into ``_sources/`` (the ``.md`` download
   and the executed ``.ipynb``) are rewritten without the solution blocks.
@@ -27,7 +33,9 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
@@ -84,19 +92,48 @@ def solution_spans(text: str) -> list[tuple[int, int]]:
 
 
 def strip_solutions(text: str) -> str:
-    """A MyST page without its solution blocks (markers, prose and code cells)."""
-    lines = text.splitlines()
-    keep = [True] * len(lines)
-    for start, end in solution_spans(text):
-        keep[start:end] = [False] * (end - start)
-    out = "\n".join(line for line, k in zip(lines, keep) if k)
-    return re.sub(r"\n{3,}", "\n\n", out) + ("\n" if text.endswith("\n") else "")
+    """A MyST page without its solution blocks (markers, prose and code cells).
+
+    Where a block was, the blank lines around it shrink to one; nothing else changes (a code
+    cell keeps its own blank lines)."""
+    out: list[str] = []
+    for part, inside in page_parts(text):
+        if inside:
+            continue
+        lines = part.splitlines()
+        if out and not out[-1].strip():  # a seam: one blank line between what was around it
+            while lines and not lines[0].strip():
+                lines.pop(0)
+        out += lines
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
 def solution_texts(text: str) -> list[str]:
     """The text of each solution block of a MyST page (for tests and tools)."""
     lines = text.splitlines()
     return ["\n".join(lines[a:b]) for a, b in solution_spans(text)]
+
+
+def page_parts(text: str) -> list[tuple[str, bool]]:
+    """A MyST page cut at the edges of its solution blocks: ``(text, in_solution)``, in order."""
+    lines = text.splitlines()
+    parts, last = [], 0
+    for start, end in solution_spans(text):
+        parts += [(lines[last:start], False), (lines[start:end], True)]
+        last = end
+    parts.append((lines[last:], False))
+    return [("\n".join(part) + "\n", inside) for part, inside in parts if any(part)]
+
+
+def page_cells(text: str) -> list[tuple[Any, bool]]:
+    """The cells of a MyST page as jupytext reads them (``nbformat`` cells), each with whether
+    it lies in a solution block. The one reading of a page's solutions that the Colab
+    converter (which notebook gets a cell) and the grader (which cells are the lab's given
+    code) share with the student edition (what ``strip_solutions`` removes)."""
+    import jupytext
+
+    return [(cell, inside) for part, inside in page_parts(text)
+            for cell in jupytext.reads(part, fmt="md:myst").cells]
 
 
 def choose_edition(app: Sphinx, config: Config) -> None:
@@ -111,18 +148,70 @@ def choose_edition(app: Sphinx, config: Config) -> None:
                 "instructor/self-study", "removed" if value == "hide" else "shown")
 
 
+ENV_REMOVED = "mlpbook_removed"  # env attribute: docname -> {label: RemovedTarget}
+
+
+@dataclass(frozen=True)
+class RemovedTarget:
+    """A label the student edition removed with its solution: what it named, and its title."""
+
+    kind: str  # the node it named: figure, table, literal_block, math_block, section, ...
+    title: str = ""  # a section's title or a figure's caption ("" if none)
+
+
+def removed_targets(env) -> dict[str, dict[str, RemovedTarget]]:
+    """``docname -> {label: RemovedTarget}``: what the student edition removed (empty in the
+    instructor edition)."""
+    return getattr(env, ENV_REMOVED, {})
+
+
+def _describe(node) -> RemovedTarget:
+    """What a removed label named (a target names the node that follows it)."""
+    from docutils import nodes
+
+    if isinstance(node, nodes.target) and node.parent is not None:
+        siblings = node.parent.children
+        after = siblings[siblings.index(node) + 1:]
+        node = next((n for n in after if not isinstance(n, nodes.target)), node)
+    title = ""
+    if isinstance(node, nodes.section) and node.children:
+        title = node[0].astext()
+    elif isinstance(node, (nodes.figure, nodes.table)):
+        caption = next(iter(node.findall(nodes.caption)), None) or next(
+            iter(node.findall(nodes.title)), None)
+        title = caption.astext() if caption is not None else ""
+    return RemovedTarget(node.tagname, " ".join(title.split()))
+
+
 class RemoveSolutions(SphinxTransform):
-    """In the student edition, drop every solution node with all it contains."""
+    """In the student edition, drop every solution node with all it contains, and the labels
+    of what it contains (recorded in ``env.mlpbook_removed``)."""
 
     default_priority = 11  # sphinx-exercise merges gated solutions at priority 10
 
     def apply(self, **kwargs) -> None:
+        removed = removed_targets(self.env)
+        setattr(self.env, ENV_REMOVED, removed)
+        removed.pop(self.env.docname, None)
         if self.config[CONFIG_NAME] != "hide":
             return
+        from docutils import nodes
         from sphinx_exercise.nodes import solution_end_node, solution_node, solution_start_node
 
-        for node in list(self.document.findall(solution_node)):
+        doc = self.document
+        found: dict[str, RemovedTarget] = {}
+        for node in list(doc.findall(solution_node)):
+            gone = {i: n for n in node.findall(nodes.Element) for i in n["ids"]}
+            for name, ref in list(doc.nameids.items()):
+                if ref in gone:
+                    found[name] = _describe(gone[ref])
+                    del doc.nameids[name]
+                    doc.nametypes.pop(name, None)
+            for i in gone:
+                doc.ids.pop(i, None)
             node.parent.remove(node)
+        if found:
+            removed[self.env.docname] = found
         stray = list(self.document.findall(solution_start_node)) + list(
             self.document.findall(solution_end_node))
         if stray:
@@ -157,9 +246,23 @@ def clean_output(app: Sphinx, exception: Exception | None) -> None:
                 path.unlink()
 
 
+def purge_removed(app: Sphinx, env, docname: str) -> None:
+    """env-purge-doc: forget what was removed from a page that is re-read or gone."""
+    removed_targets(env).pop(docname, None)
+
+
+def merge_removed(app: Sphinx, env, docnames: set[str], other) -> None:
+    """env-merge-info (parallel reads): gather what each reader removed."""
+    mine = removed_targets(env)
+    setattr(env, ENV_REMOVED, mine)
+    mine.update({d: t for d, t in removed_targets(other).items() if d in docnames})
+
+
 def setup(app: Sphinx) -> dict:
     app.add_config_value(CONFIG_NAME, "show", "env", types=[str])
     app.connect("config-inited", choose_edition)
+    app.connect("env-purge-doc", purge_removed)
+    app.connect("env-merge-info", merge_removed)
     app.add_transform(RemoveSolutions)
     app.connect("build-finished", clean_output)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -7,6 +7,9 @@ the Sphinx environment and the tests fill by hand.
 - ``{ref}``/``{doc}`` become links to the published page and section (plain italics when the
   build has no site URL: never a dead link); ``{numref}``/``{eq}`` keep the site's numbers
   (Fig. 2.1, Exercise 3, (4.3)) and link to other pages; ``{cite}`` becomes author-year.
+  A reference to something the site's edition removed (a solution's figure, in the student
+  edition; only the instructor's notebook holds such text) has no number and no page to link
+  to: it says where the thing is in the notebook ("the figure above").
 - ``{glue:text}`` (and ``{glue}``, ``{glue:md}``) become the value, formatted as the site does.
 - Admonitions become quoted blocks, dropdowns and solutions ``<details>``; ``literalinclude`` the
   included source; ``{only} html`` blocks are dropped (``{only} notebook`` ones are kept).
@@ -56,6 +59,9 @@ class References:
     glue: dict[str, GlueData] = field(default_factory=dict)  # docname -> key -> mime bundle
     bib: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (authors, year)
     site: str = ""  # the published site's root URL ending in "/" ("" = no links)
+    # labels the site's edition removed (inside solutions, in the student edition): not on
+    # the site, so no number and no link; .kind is the node they named, .title its title
+    removed: dict[str, Target] = field(default_factory=dict)
 
     def url(self, docname: str, anchor: str = "") -> str:
         if not self.site:
@@ -75,9 +81,9 @@ DROPPED = {"bibliography", "tableofcontents", "toctree", "index", "contents", "g
 CODE_BLOCKS = {"code-block", "code", "sourcecode"}
 # {ref} to these shows the number, as on the site ("Exercise 3"), not the title
 NUMBERED_REFS = {"exercise"}
-# Markers for gated solutions (solution-start ... solution-end), which may span cells.
-SOL_START, SOL_END = "\x00solution-start\x00", "\x00solution-end\x00"
-SOL_MARK = re.compile(f"({SOL_START}[^\x00]*\x00|{SOL_END})")
+# what a reference to a removed target calls it, by the kind of node it named
+REMOVED_NOUNS = {"figure": "figure", "table": "table", "literal_block": "code",
+                 "container": "code", "math_block": "equation", "displaymath": "equation"}
 
 OPEN_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|:{3,})\{(?P<name>[^}\s]+)\}[ \t]*(?P<arg>.*?)\s*$")
 PLAIN_FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>[^`{]*)$")
@@ -194,6 +200,7 @@ class MystToMarkdown:
         self.page_dir = (book_root / docname).parent
         self.raw_url = raw_url
         self.problems: list[str] = []
+        self.shown: set[str] = set()  # labels of this page converted so far (above, not below)
 
     def problem(self, message: str, shown: str) -> str:
         self.problems.append(f"{self.docname}: {message}")
@@ -259,6 +266,9 @@ class MystToMarkdown:
             return f"{paren}${content}${close}"
         if name in ("numref", "ref"):
             t = self.refs.labels.get(target)
+            if t is None and target in self.refs.removed:
+                return paren + self.removed_ref(name, text, self.refs.removed[target],
+                                                target) + close
             if t is None:
                 return paren + self.problem(f"unknown label {target!r}", text or target) + close
             if name == "numref" or (t.kind in NUMBERED_REFS and t.number and not text):
@@ -288,6 +298,17 @@ class MystToMarkdown:
         # code-ish roles (py:func, code, file, command, ...): the name in code font
         return f"{paren}`{text or target}`{close}"
 
+    def removed_ref(self, role: str, text: str | None, t: Target, label: str) -> str:
+        """A reference to what the site's edition removed: where it is in the notebook."""
+        noun = REMOVED_NOUNS.get(t.kind)
+        if text and not re.search(r"\{number\}|%s", text):
+            return text
+        if noun is None:  # a section or anything else: its title, or the label's own words
+            return t.title or label
+        if t.docname != self.docname:
+            return f"the {noun} in {self.refs.titles.get(t.docname, t.docname)}"
+        return f"the {noun} {'above' if label in self.shown else 'below'}"
+
     def cite(self, keys: str, textual: bool) -> str:
         parts = []
         for key in (k.strip() for k in keys.split(",") if k.strip()):
@@ -301,6 +322,7 @@ class MystToMarkdown:
     def inline(self, text: str) -> str:
         """Roles, labelled display maths, relative images, MyST targets/comments, wording;
         code spans and fences are left alone."""
+        self.shown.update(m[1] for m in re.finditer(r"^\s*\(([^()\s]+)\)=\s*$", text, re.M))
         text = "\n".join(ln for ln in text.split("\n")
                          if not TARGET.match(ln) and not re.match(r"^\s*%", ln))
         out, end = [], 0
@@ -354,6 +376,7 @@ class MystToMarkdown:
             while j < len(lines) and not close.match(lines[j]):
                 j += 1
             options, body = self.split_options(lines[i + 1:j])
+            self.shown.update(options[k] for k in ("name", "label") if options.get(k))
             out.append(self.directive(m["name"], m["arg"], options, body))
             i = j + 1
         return re.sub(r"\n{3,}", "\n\n", "\n".join(out))
@@ -379,6 +402,7 @@ class MystToMarkdown:
 
     def caption(self, label: str, text: str) -> str:
         """A figure's caption with the site's number: "**Fig. 2.1.** caption"."""
+        self.shown.add(label)
         number = self.refs.labels.get(label, Target("")).numbered if label else ""
         caption = " ".join(self.convert(text.strip()).split())
         return f"**{number}.** {caption}" if number else f"*{caption}*"
@@ -415,10 +439,10 @@ class MystToMarkdown:
                 value = self.glue_role("md" if kind == "md" else "any", arg)
                 return f"$$\n{value}\n$$" if kind == "math" else value
             return f"*(the figure `{arg}` is drawn by the code above)*"
-        if name == "solution-start":
-            return f"{SOL_START}{self.exercise_title(arg, '')}\x00"
+        if name == "solution-start":  # only the instructor's notebook has solutions
+            return f"**Solution to {self.exercise_title(arg, '')}** (instructor's notebook)"
         if name == "solution-end":
-            return SOL_END
+            return ""
         if name == "exercise-start":
             return f"**{self.exercise_title(options.get('label', ''), arg)}**"
         if name == "exercise-end":

@@ -6,8 +6,10 @@
   calls, ``glue(...)`` calls and ``from myst_nb import glue`` (ROSTER contract 4). A student who
   changes a learning rate must not trip a check they never saw. Cells tagged ``book-only``
   are dropped; so is a cell left with nothing to run.
-- Gated solutions (``solution-start`` ... ``solution-end``, prose and code cells in between) are
-  never in the student's notebook (contract 5); the instructor's notebook has everything.
+- Solutions (gated ``solution-start`` ... ``solution-end``, prose and code cells in between, or a
+  ``{solution}`` directive) are never in the student's notebook (contract 5); the instructor's
+  notebook has everything. What a solution block is, is ``editions.page_cells``'s business:
+  the student edition of the site and the grader read the page the same way.
 - Same input, same bytes: cell ids are numbered.
 """
 
@@ -21,7 +23,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from .markdown import SOL_END, SOL_MARK, SOL_START, MystToMarkdown
+from editions import page_cells  # tools/sphinxext, beside this package
+
+from .markdown import MystToMarkdown
 from .setup_cell import SETUP_CELL_ID
 
 HIDDEN_ON_SITE = {"remove-cell", "remove-input"}
@@ -172,7 +176,6 @@ def as_text(cells: list, name: str) -> str:
 def page_notebooks(page: Path, converter: MystToMarkdown, setup: str,
                    name: str) -> tuple[str, str | None]:
     """``(student notebook, instructor notebook or None)`` of one page, as text."""
-    import jupytext
     import nbformat
 
     def setup_cell():
@@ -180,8 +183,8 @@ def page_notebooks(page: Path, converter: MystToMarkdown, setup: str,
                                          metadata={"cellView": "form", "tags": [SETUP_CELL_ID]})
 
     student, instructor = [setup_cell()], [setup_cell()]
-    in_solution, has_solutions = False, False
-    for cell in jupytext.read(page, fmt="md:myst").cells:
+    cells = page_cells(page.read_text(encoding="utf-8"))  # what a solution is: editions.py
+    for cell, in_solution in cells:
         if cell.cell_type == "code":
             out = code_cell(cell)
             if out is None:
@@ -199,21 +202,10 @@ def page_notebooks(page: Path, converter: MystToMarkdown, setup: str,
             continue
         if cell.cell_type != "markdown":
             continue
-        mine, theirs = [], []  # the student's and the instructor's parts of this cell
-        for chunk in SOL_MARK.split(converter.convert(cell.source)):
-            if chunk.startswith(SOL_START):
-                in_solution = has_solutions = True
-                title = chunk[len(SOL_START):-1]
-                theirs.append(f"**Solution to {title}** (instructor's notebook)")
-            elif chunk == SOL_END:
-                in_solution = False
-            elif chunk.strip():
-                theirs.append(chunk.strip("\n"))
-                if not in_solution:
-                    mine.append(chunk.strip("\n"))
-        for cells, parts in ((student, mine), (instructor, theirs)):
-            text = re.sub(r"\n{3,}", "\n\n", "\n\n".join(parts)).strip()
-            if text:
-                cells.append(nbformat.v4.new_markdown_cell(text))
+        text = re.sub(r"\n{3,}", "\n\n", converter.convert(cell.source)).strip()
+        if text:
+            for notebook in (instructor,) if in_solution else (student, instructor):
+                notebook.append(nbformat.v4.new_markdown_cell(text))
+    has_solutions = any(in_solution for _, in_solution in cells)
     return (as_text(student, f"{name}.ipynb"),
             as_text(instructor, f"{name}-solutions.ipynb") if has_solutions else None)

@@ -83,4 +83,14 @@ def from_sphinx(app: Sphinx, site: str, cache_dir: Path, docnames: list[str]) ->
         data = page_glue(cache_dir, Path(env.doc2path(docname)))
         if data is not None:
             glue[docname] = data
-    return References(labels, equations, titles, glue, bibliography(app), site)
+    return References(labels, equations, titles, glue, bibliography(app), site,
+                      removed_by_edition(app))
+
+
+def removed_by_edition(app: Sphinx) -> dict[str, Target]:
+    """The labels the site's edition removed (editions.py), as targets without a number."""
+    from editions import removed_targets  # tools/sphinxext: a sibling local extension
+
+    return {label: Target(docname, "", t.title, "", "%s", t.kind)
+            for docname, found in removed_targets(app.env).items()
+            for label, t in found.items()}
