@@ -87,6 +87,43 @@ with open(mlpbook.checks.__file__, "a") as f:
     f.write("\\ndef check_tanh(*a, **k):\\n    return CheckResult('check_tanh', True, 'ok')\\n")
 """
 
+# Cheats that reach the checks through what they call rather than through their names: a
+# default tolerance changed in place, a method of a C base class shadowed, torch internals.
+LOOSER_DEFAULTS = """
+import mlpbook.checks
+mlpbook.checks.check_tanh.__kwdefaults__["atol"] = 1e9
+"""
+
+SHADOWS_TENSOR_MAX = """
+torch.Tensor.max = lambda self, *args, **kwargs: torch.zeros((), dtype=torch.float64)
+"""
+
+PATCHES_TORCH_INTERNALS = """
+import sys, torch.optim.sgd
+sys.modules["torch.optim.sgd"].sgd = lambda *args, **kwargs: None
+torch.nn.Sequential.forward = lambda self, x: 0.0 * x[:, :1]
+"""
+
+# Honest code that uses more of torch than the lab does must not count as tampering.
+USES_MORE_TORCH = """
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+torch.manual_seed(3)
+torch.set_printoptions(precision=3)
+X_ = torch.randn(64, 2)
+y_ = (X_.sum(1, keepdim=True) > 0).float()
+m_ = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+for make in (torch.optim.RMSprop, torch.optim.AdamW, torch.optim.Adagrad):
+    opt = make(m_.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 2)
+    for xb, yb in DataLoader(TensorDataset(X_, y_), batch_size=16, shuffle=True):
+        opt.zero_grad()
+        F.binary_cross_entropy_with_logits(m_(xb), yb).backward()
+        opt.step()
+        sched.step()
+print(torch.func.grad(lambda x: (x ** 2).sum())(torch.ones(3)))
+"""
+
 SNOOPS = """
 import os
 jobs = os.path.join(os.path.dirname(os.getcwd()), "jobs")
@@ -115,6 +152,12 @@ def submissions(student, instructor) -> dict[str, object]:
         "rebinds-name-only.ipynb": _with_cell(_replace(instructor, "v.grad += (1 - t**2)",
                                                        "v.grad += (1 + t**2)"), NAMESPACE_ONLY),
         "patches-torch.ipynb": _with_cell(instructor, "torch.allclose = lambda *a, **k: True"),
+        "loosens-defaults.ipynb": _with_cell(
+            _replace(student, 'raise NotImplementedError("tanh\'s _backward")', "pass"),
+            LOOSER_DEFAULTS),
+        "shadows-tensor-max.ipynb": _with_cell(student, SHADOWS_TENSOR_MAX),
+        "patches-torch-internals.ipynb": _with_cell(student, PATCHES_TORCH_INTERNALS),
+        "uses-more-torch.ipynb": _with_cell(instructor, USES_MORE_TORCH),
         # endless loops: in a cell (stopped, the rest graded), in a function a check calls,
         # and one that swallows every interruption (the hard limit)
         "loop-cell.ipynb": _with_cell(instructor, "while True:\n    pass", at),
@@ -213,11 +256,18 @@ def test_instructor_notebook_scores_full_marks(graded) -> None:
 
 
 @pytest.mark.parametrize("name", ["rebinds-checks.ipynb", "rebinds-checks-unfinished.ipynb",
-                                  "patches-torch.ipynb"])
+                                  "patches-torch.ipynb", "loosens-defaults.ipynb",
+                                  "shadows-tensor-max.ipynb", "patches-torch-internals.ipynb"])
 def test_tampering_with_the_checks_scores_zero(graded, name) -> None:
     g = _g(graded, name)
     assert g.total == 0
     assert "tamper" in _feedback(graded, name)
+
+
+def test_honest_code_using_more_of_torch_is_not_tampering(graded) -> None:
+    g = _g(graded, "uses-more-torch.ipynb")
+    assert "tamper" not in _feedback(graded, "uses-more-torch.ipynb")
+    assert g.total == FULL
 
 
 def test_rebinding_a_name_in_the_notebook_is_caught(graded) -> None:

@@ -89,3 +89,19 @@ def test_no_built_page_shows_the_build_machine_path(built_book: Path) -> None:
         text = html.read_text(encoding="utf-8")
         for where in (str(ROOT), "site-packages", "/tmp/ipykernel"):
             assert where not in text, f"{html.name} shows {where!r} (a traceback or warning?)"
+
+
+@pytest.mark.book
+def test_svg_figures_name_only_fonts_of_their_own_text(built_book: Path) -> None:
+    """An SVG figure keeps its text as text (``svg.fonttype: none``) in DejaVu Sans. A glyph
+    that matplotlib's mathtext takes from its own Computer Modern fonts is written as that
+    font's code point: the prime of ``$\\sigma'(z)$`` became a "0" in font ``cmsy10``, which a
+    browser without that font draws as "σ⁰(z)"."""
+    bad = []
+    for html in sorted((built_book / "book").glob("*.html")):
+        for src in sorted(set(re.findall(r'src="([^"]+\.svg)"', html.read_text("utf-8")))):
+            svg = (html.parent / src).resolve().read_text(encoding="utf-8")
+            fonts = set(re.findall(r"font-family:\s*'([^']+)'", svg))
+            if odd := sorted(f for f in fonts if not f.startswith("DejaVu Sans")):
+                bad.append(f"{html.name}: {src} uses {odd}")
+    assert not bad, "figures with glyphs a reader's browser cannot draw:\n" + "\n".join(bad)

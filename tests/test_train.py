@@ -127,6 +127,19 @@ def test_bad_data_is_named(call, exc, word) -> None:
         call(MLP(2, [4], 1, seed=0))
 
 
+@pytest.mark.parametrize("make, kwargs, word", [
+    (lambda: MLP(2, [4], 1, seed=0).requires_grad_(False), {}, "model.*requires_grad"),
+    (lambda: MLP(2, [4], 1, seed=0), dict(loss_fn=lambda out, y: torch.tensor(1.0)), "loss_fn"),
+    (lambda: MLP(2, [4], 1, seed=0), dict(loss_fn=lambda out, y: (out.detach() - y).pow(2).mean()),
+     "loss_fn"),
+])
+def test_nothing_to_differentiate_is_named_not_a_torch_error(make, kwargs, word) -> None:
+    """A frozen model, or a loss not computed from the model's output, gave torch's raw
+    'element 0 of tensors does not require grad' from inside loss.backward()."""
+    with pytest.raises(ValueError, match=word):
+        train(make(), torch.randn(8, 2), torch.zeros(8), n_epochs=2, **kwargs)
+
+
 def test_evaluate_and_accuracy_line_up_shapes_and_dtypes() -> None:
     """(n, 1) outputs against (n,) targets: no silent n x n broadcast; float64 X is converted."""
     model = MLP(2, [4], 1, seed=0)

@@ -33,11 +33,14 @@ import sys
 import threading
 import time
 import types
+import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 STARTED = time.perf_counter()
 BUILTIN_NAMES = frozenset(vars(builtins))
+# The packages whose every loaded module and class the tampering snapshot watches.
+WATCHED_PACKAGES = ("mlpbook", "torch", "numpy")
 
 
 class TimeLimit(BaseException):
@@ -118,18 +121,28 @@ class Snapshot:
     def __init__(self, modules: list[str], classes: list[type]) -> None:
         self.modules = {name: (sys.modules[name], self._state(vars(sys.modules[name])))
                         for name in modules if name in sys.modules}
-        self.classes = {f"{c.__module__}.{c.__qualname__}": (c, self._state(vars(c)))
+        # and what each class inherits: `torch.Tensor.max = ...` shadows TensorBase.max
+        self.classes = {f"{c.__module__}.{c.__qualname__}": (c, self._state(vars(c)),
+                                                             frozenset(dir(c)))
                         for c in classes}
 
     @staticmethod
     def _key(value: object) -> tuple:
         if isinstance(value, types.FunctionType):
-            return (id(value), id(value.__code__), id(value.__defaults__),
-                    id(value.__kwdefaults__))
+            # __kwdefaults__ is a dict: changed in place (a check's atol), its id stays
+            kwdefaults = value.__kwdefaults__
+            return (id(value), id(value.__code__), id(value.__defaults__), id(kwdefaults),
+                    tuple((k, id(v)) for k, v in kwdefaults.items()) if kwdefaults else ())
         return (id(value),)
 
     def _state(self, namespace) -> dict[str, tuple]:
         return {k: self._key(v) for k, v in dict(namespace).items()}
+
+    def changes_quietly(self) -> list[str]:
+        """``changes()``, without the warnings that reading deprecated attributes gives."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.changes()
 
     def changes(self) -> list[str]:
         """What changed since the snapshot, one line each (empty when nothing did)."""
@@ -140,15 +153,16 @@ class Snapshot:
             if sys.modules.get(name) is not module and name != "__main__":
                 found.append(f"sys.modules[{name!r}] was replaced")
             found += self._diff(name, dict(vars(module)), state, added=BUILTIN_NAMES)
-        for name, (cls, state) in self.classes.items():
-            found += self._diff(name, dict(vars(cls)), state, added=None)
+        for name, (cls, state, inherited) in self.classes.items():
+            found += self._diff(name, dict(vars(cls)), state, added=inherited, dunders=True)
         return found
 
-    def _diff(self, owner: str, now: dict, state: dict, added) -> list[str]:
+    def _diff(self, owner: str, now: dict, state: dict, added: frozenset[str],
+              dunders: bool = False) -> list[str]:
         found = [f"{owner}.{k} was {'deleted' if k not in now else 'replaced'}"
                  for k, key in state.items() if k not in now or self._key(now[k]) != key]
         for k in now.keys() - state.keys():
-            if (k in added) if added is not None else (k.startswith("__") and k.endswith("__")):
+            if k in added or (dunders and k.startswith("__") and k.endswith("__")):
                 found.append(f"{owner}.{k} was added")
         return found
 
@@ -224,6 +238,10 @@ def warm_up(torch) -> None:
         optimizer.zero_grad()
         (p * p).sum().backward()
         optimizer.step()
+    for cls in vars(torch.optim).values():  # each optimizer class patches its step when first
+        if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer):  # constructed
+            with contextlib.suppress(Exception):
+                cls([torch.zeros(1, requires_grad=True)])
 
 
 def guard_network() -> None:
@@ -301,15 +319,21 @@ class Worker:
 
         warm_up(torch)
 
-        watched = sorted(n for n in sys.modules if n == "mlpbook" or n.startswith("mlpbook."))
-        watched += ["builtins", "math", "copy", "functools", "numpy", "torch", "torch.nn",
-                    "torch.nn.functional", "torch.autograd", "torch.testing", "__main__"]
+        # Every loaded module of the packages the checks run on, and every class they define:
+        # the checks call far more of torch than its top level (nn.Sequential.forward,
+        # torch.optim.sgd.sgd, ...), and a changed one can make a wrong answer pass.
+        watched = sorted(n for n, m in sys.modules.items() if isinstance(m, types.ModuleType)
+                         and n.split(".")[0] in WATCHED_PACKAGES)
+        watched += ["builtins", "math", "copy", "functools", "numbers", "contextlib", "__main__"]
         if facts["network"] != "isolated":
             watched.append("socket")
-        classes = [mlpbook.checks.CheckResult, mlpbook.engine.Value, mlpbook.train.History,
-                   torch.Tensor, torch.nn.Module, torch.nn.Linear, torch.optim.Optimizer,
-                   torch.optim.SGD, torch.optim.Adam, torch.autograd.Function]
-        snapshot = Snapshot(watched, classes)
+        with warnings.catch_warnings():  # reading deprecated module attributes warns
+            warnings.simplefilter("ignore")
+            classes = list({id(v): v for n in watched if n in sys.modules
+                            for v in list(vars(sys.modules[n]).values()) if isinstance(v, type)
+                            and (v.__module__ or "").split(".")[0] in WATCHED_PACKAGES
+                            }.values())
+            snapshot = Snapshot(watched, classes)
         self.emit("sandbox", **facts)
 
         # 3. The notebook, like Run all (but carrying on after an error).
@@ -331,7 +355,7 @@ class Worker:
         self.timing["notebook"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
         # 4. Tampering with what the checks rely on: nothing can be graded.
-        changes = snapshot.changes()
+        changes = snapshot.changes_quietly()
         if changes:
             self.emit("tampered", phase="notebook", changes=changes[:20])
             return
@@ -367,7 +391,7 @@ class Worker:
                 if error:
                     break
             used = names_used(cells)
-            changes = snapshot.changes()
+            changes = snapshot.changes_quietly()
             self.emit("exercise", label=label, checks=recorder.results, error=error,
                       output=output.getvalue()[-4000:],
                       rebound=sorted(set(rebound) & used), tampered=changes[:20])

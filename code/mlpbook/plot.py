@@ -180,7 +180,7 @@ def plot_activations(ax: Sequence[Axes] | None = None, *,
             axes[0].plot(z, act.numpy_fn(z), **style)
             axes[1].plot(z, df, **style)
         axes[0].set(title="activation $\\sigma(z)$", xlabel="$z$", ylim=(-1.3, 2.3))
-        axes[1].set(title="derivative $\\sigma'(z)$", xlabel="$z$", ylim=(-0.1, 1.2))
+        axes[1].set(title="derivative $d\\sigma/dz$", xlabel="$z$", ylim=(-0.1, 1.2))
         for a in axes:
             a.axhline(0.0, color=GREY, lw=0.6)
             a.axvline(0.0, color=GREY, lw=0.6)

@@ -138,6 +138,10 @@ def _loss(loss_fn: LossFn, y_hat: Tensor, y: Tensor, task: str | None = None) ->
     if not isinstance(loss, Tensor) or loss.numel() != 1:
         raise ValueError(f"loss_fn must return a one-element tensor, got "
                          f"{validation.describe(loss)}")
+    if torch.is_grad_enabled() and y_hat.requires_grad and not loss.requires_grad:
+        raise ValueError("loss_fn must compute the loss from the model's output, but its result "
+                         "does not depend on it (no gradient can flow back): did it detach the "
+                         "output, or build a new tensor from numbers?")
     return loss
 
 
@@ -237,6 +241,10 @@ def train(model: nn.Module, X: Tensor, y: Tensor, *, loss_fn: LossFn | None = No
     elif not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be 'sgd', 'adam' or a torch.optim.Optimizer, "
                         f"got {validation.describe(optimizer)}")
+    if any(True for _ in model.parameters()) and not any(
+            p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no parameter to train: every one has requires_grad=False "
+                         "(frozen); call model.requires_grad_(True)")
     loss_fn = _default_loss(task) if loss_fn is None else loss_fn
     y = _prepare_y(y, X, task)
     if X_val is not None:
