@@ -12,11 +12,18 @@ follows the code:
   of the operation: the input instead of the output, one input instead of the other) and
   ``swap[e]`` (the operands of a non-commutative operation ``e`` inside ``d`` exchanged).
 * **The rest of the gradient machinery** (``TARGETS``: ``backward``, ``topological_sort``,
-  ``central_difference``, both ``zero_grad``s, the training loop, ``collapse_linear``): every
-  statement and expression outside input validation, with the generic operators ``delete``
-  (a statement), ``assign`` (``=`` for ``+=``), ``negate`` (a condition), ``operator``
-  (``+``/``-``, ``*``/``/``), ``swap`` (operands of ``-``, ``/``, ``**``, ``@``, a comparison),
-  ``constant`` (0 -> 1, n -> n - 1, a bool flipped) and ``reversed`` (``reversed(x)`` -> ``x``).
+  both ``zero_grad``s, the training loop, ``collapse_linear``, ``make_mlp``, the scalar MLP
+  forward, and the gradient checker, i.e. every function of ``gradcheck`` that computes a
+  gradient or decides a verdict: ``central_difference``, ``numerical_grad``, ``_report``,
+  ``GradcheckReport.__bool__``/``__str__``, ``check_scalar``, ``check_value_fn``,
+  ``check_torch_fn``, ``torch_gradcheck``, ``_out``): every statement and expression outside
+  input validation, with the generic operators ``delete`` (a statement), ``assign`` (``=`` for
+  ``+=``), ``negate`` (a condition), ``operator`` (``+``/``-``, ``*``/``/``), ``swap`` (operands
+  of ``-``, ``/``, ``**``, ``@``, a comparison), ``constant`` (0 -> 1, n -> n - 1, a bool
+  flipped), ``reversed`` (``reversed(x)`` -> ``x``), ``scale`` (a tolerance or step, a float
+  constant in (0, 1), x 1000: in the body, and as a parameter's default when the whole def is
+  the target) and ``verdict`` (what a def annotated ``-> bool`` returns, or an ``all(...)`` /
+  ``any(...)``, replaced by ``True`` and by ``False``).
 
 A mutant argued to be equivalent is listed in ``EQUIVALENT`` with its argument. It is still
 generated and run, to confirm that it survives, and is reported as such, never skipped.
@@ -1198,6 +1205,8 @@ FAST = {
     "add.other:drop[out.grad]": "book/backprop",
     "central_difference:constant[2->1 in 2 * h]": "book/backprop",
     "train:delete[optimizer.zero_grad()]": "book/autograd",
+    "check_torch_fn:scale[1e-07->0.0001 in atol=1e-07]": "book/autograd",
+    "torch_gradcheck:verdict[bool(torch.autograd.gradcheck...->True]": "book/autograd",
 }
 
 
