@@ -39,8 +39,8 @@ def test_names_are_unique_and_stable() -> None:
 
 def test_single_site_mutants_cover_the_issue() -> None:
     """Every contribution of every engine op gets its own `=`, sign and dropped-factor mutant;
-    backward, topological_sort, the finite differences, both zero_grads, the training loop and
-    collapse_linear get generic single-site mutants."""
+    backward, topological_sort, the finite differences, both zero_grads, the training loop,
+    collapse_linear and the gradient checker get generic single-site mutants."""
     ops = mutate.engine_ops((mutate.ROOT / mutate.PACKAGE / "engine.py").read_text("utf-8"))
     sites: dict[str, set[str]] = {}
     for m in MUTANTS:
@@ -54,7 +54,8 @@ def test_single_site_mutants_cover_the_issue() -> None:
     assert len(one_site) == 2  # one per contribution, never all of them at once
     targets = {m.target for m in MUTANTS}
     assert {"Value.backward", "topological_sort", "central_difference", "Value.zero_grad",
-            "Module.zero_grad", "train", "collapse_linear"} <= targets
+            "Module.zero_grad", "train", "collapse_linear", "numerical_grad", "_report",
+            "check_value_fn", "check_torch_fn", "torch_gradcheck"} <= targets
     assert set(mutate.FAST) <= set(BY_NAME)
 
 

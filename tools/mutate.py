@@ -12,11 +12,18 @@ follows the code:
   of the operation: the input instead of the output, one input instead of the other) and
   ``swap[e]`` (the operands of a non-commutative operation ``e`` inside ``d`` exchanged).
 * **The rest of the gradient machinery** (``TARGETS``: ``backward``, ``topological_sort``,
-  ``central_difference``, both ``zero_grad``s, the training loop, ``collapse_linear``): every
-  statement and expression outside input validation, with the generic operators ``delete``
-  (a statement), ``assign`` (``=`` for ``+=``), ``negate`` (a condition), ``operator``
-  (``+``/``-``, ``*``/``/``), ``swap`` (operands of ``-``, ``/``, ``**``, ``@``, a comparison),
-  ``constant`` (0 -> 1, n -> n - 1, a bool flipped) and ``reversed`` (``reversed(x)`` -> ``x``).
+  both ``zero_grad``s, the training loop, ``collapse_linear``, ``make_mlp``, the scalar MLP
+  forward, and the gradient checker, i.e. every function of ``gradcheck`` that computes a
+  gradient or decides a verdict: ``central_difference``, ``numerical_grad``, ``_report``,
+  ``GradcheckReport.__bool__``/``__str__``, ``check_scalar``, ``check_value_fn``,
+  ``check_torch_fn``, ``torch_gradcheck``, ``_out``): every statement and expression outside
+  input validation, with the generic operators ``delete`` (a statement), ``assign`` (``=`` for
+  ``+=``), ``negate`` (a condition), ``operator`` (``+``/``-``, ``*``/``/``), ``swap`` (operands
+  of ``-``, ``/``, ``**``, ``@``, a comparison), ``constant`` (0 -> 1, n -> n - 1, a bool
+  flipped), ``reversed`` (``reversed(x)`` -> ``x``), ``scale`` (a tolerance or step, a float
+  constant in (0, 1), x 1000: in the body, and as a parameter's default when the whole def is
+  the target) and ``verdict`` (what a def annotated ``-> bool`` returns, or an ``all(...)`` /
+  ``any(...)``, replaced by ``True`` and by ``False``).
 
 A mutant argued to be equivalent is listed in ``EQUIVALENT`` with its argument. It is still
 generated and run, to confirm that it survives, and is reported as such, never skipped.
@@ -180,6 +187,8 @@ KINDS = {  # kind -> what it means, for the report
     "operator": "an arithmetic operator replaced",
     "constant": "a constant changed",
     "reversed": "reversed(x) replaced by x",
+    "scale": "a tolerance or step (a float constant or default in (0, 1)) multiplied by 1000",
+    "verdict": "a verdict replaced by a constant (True, False)",
 }
 NONCOMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult)
 OPPOSITE = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult}
@@ -372,13 +381,63 @@ def _new_constant(value: object) -> object:
     return value - 1
 
 
+SCALE = 1000
+
+
+def _is_small_float(node: ast.AST) -> bool:
+    """A float constant in (0, 1): a tolerance or a step (``1e-7``, ``h = 1e-6``)."""
+    return (isinstance(node, ast.Constant) and type(node.value) is float
+            and 0 < node.value < 1)
+
+
+def _returns_bool(fn: ast.AST) -> bool:
+    """A def annotated ``-> bool``: what it returns is a verdict."""
+    return (isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and isinstance(fn.returns, (ast.Name, ast.Constant))
+            and getattr(fn.returns, "id", getattr(fn.returns, "value", None)) == "bool")
+
+
+def _verdicts(loc: Loc, node: ast.expr, where: str) -> Iterator[tuple[str, str, str, Loc, Edit]]:
+    for value in (True, False):
+        yield ("verdict", f"{_src(node, 32)}->{value}",
+               f"the verdict `{_src(node)}` {where} is always `{value}`", loc,
+               _replace_at(loc, lambda _, v=value: ast.Constant(v)))
+
+
+def _scales(loc: Loc, node: ast.Constant, where: str) -> Iterator[tuple[str, str, str, Loc, Edit]]:
+    new = float(f"{node.value * SCALE:.12g}")  # 1e-07 -> 0.0001, not 9.999999999999999e-05
+    yield ("scale", f"{node.value!r}->{new!r} in {where[:32]}",
+           f"`{node.value!r}` becomes `{new!r}` in `{where}`", loc,
+           _replace_at(loc, lambda _, v=new: ast.Constant(v)))
+
+
+def _signature_sites(fn: ast.AST) -> Iterator[tuple[str, str, str, Loc, Edit]]:
+    """``scale`` mutants of the def's default tolerances and steps (``atol=1e-7``, ``h=1e-6``)."""
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    pairs = [(positional[len(positional) - len(args.defaults) + i], ("defaults", i), d)
+             for i, d in enumerate(args.defaults)]
+    pairs += [(a, ("kw_defaults", i), d) for i, (a, d) in enumerate(zip(args.kwonlyargs,
+                                                                           args.kw_defaults))]
+    for arg, step, default in pairs:
+        if default is not None and _is_small_float(default):
+            yield from _scales((("args", None), step), default, f"{arg.arg}={default.value!r}")
+
+
 def _generic_sites(fn: ast.AST, roots: list[Loc]) -> Iterator[tuple[str, str, str, Loc, Edit]]:
     """(kind, label, description, loc, edit) of every generic single-site mutant under the
     statements at ``roots`` (locations inside ``fn``), outside validation and docstrings."""
 
-    def stmt_sites(loc: Loc, stmt: ast.stmt) -> Iterator[tuple[str, str, str, Loc, Edit]]:
+    def stmt_sites(loc: Loc, stmt: ast.stmt,
+                   owner: ast.AST = fn) -> Iterator[tuple[str, str, str, Loc, Edit]]:
         if _is_validation(stmt) or _is_docstring(stmt):
             return
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            owner = stmt  # its returns are its own
+        if (isinstance(stmt, ast.Return) and stmt.value is not None and _returns_bool(owner)
+                and not isinstance(stmt.value, ast.Constant)):
+            yield from _verdicts(loc + (("value", None),), stmt.value,
+                                 f"returned by {owner.name}")
         if isinstance(stmt, SIMPLE):
             yield "delete", _src(stmt), f"`{_src(stmt)}` deleted", loc, _delete_at(loc)
         if isinstance(stmt, ast.AugAssign):
@@ -392,7 +451,7 @@ def _generic_sites(fn: ast.AST, roots: list[Loc]) -> Iterator[tuple[str, str, st
             if isinstance(value, list):
                 for i, v in enumerate(value):
                     if isinstance(v, ast.stmt):
-                        yield from stmt_sites(loc + ((name, i),), v)
+                        yield from stmt_sites(loc + ((name, i),), v, owner)
                     elif isinstance(v, ast.expr):
                         yield from expr_sites(loc + ((name, i),), v, stmt)
             elif isinstance(value, ast.expr):
@@ -415,6 +474,8 @@ def _generic_sites(fn: ast.AST, roots: list[Loc]) -> Iterator[tuple[str, str, st
             label = f"{node.value!r}->{new!r} in {_src(where, 32)}"
             yield ("constant", label, f"`{node.value!r}` becomes `{new!r}` in `{_src(where)}`",
                    loc, _replace_at(loc, lambda _, v=new: ast.Constant(v)))
+            if _is_small_float(node):
+                yield from _scales(loc, node, _src(where))
 
     def expr_sites(loc: Loc, expr: ast.expr, stmt: ast.stmt | None) -> Iterator[tuple]:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Return)) and \
@@ -444,12 +505,17 @@ def _generic_sites(fn: ast.AST, roots: list[Loc]) -> Iterator[tuple[str, str, st
                 for i, item in enumerate(e.elts):
                     yield from constant_sites(eloc + (("elts", i),), item, e)
             elif (isinstance(e, ast.Call) and isinstance(e.func, ast.Name)
+                  and e.func.id in ("all", "any") and len(e.args) == 1):
+                yield from _verdicts(eloc, e, f"in `{_src(stmt)}`")
+            elif (isinstance(e, ast.Call) and isinstance(e.func, ast.Name)
                   and e.func.id == "reversed" and len(e.args) == 1):
                 yield ("reversed", _src(e), f"`{_src(e)}` becomes `{_src(e.args[0])}`", eloc,
                        _replace_at(eloc, lambda n: copy.deepcopy(n.args[0])))
 
     for root in roots:
         yield from stmt_sites(root, _get(fn, root))
+    if roots == whole_body(fn):  # the whole def: its default tolerances and steps too
+        yield from _signature_sites(fn)
 
 
 # Scopes: which statements of a target are mutated (locations inside the def).
@@ -499,6 +565,15 @@ TARGETS = [
     Target("engine", "Value.backward", "backward"),
     Target("engine", "topological_sort", "topological sort"),
     Target("gradcheck", "central_difference", "finite differences"),
+    Target("gradcheck", "numerical_grad", "numerical gradient"),
+    Target("gradcheck", "_report", "gradcheck verdict"),
+    Target("gradcheck", "GradcheckReport.__bool__", "gradcheck verdict"),
+    Target("gradcheck", "GradcheckReport.__str__", "gradcheck report"),
+    Target("gradcheck", "check_scalar", "gradcheck of a derivative"),
+    Target("gradcheck", "check_value_fn", "gradcheck of the engine"),
+    Target("gradcheck", "check_torch_fn", "gradcheck of autograd"),
+    Target("gradcheck", "torch_gradcheck", "torch.autograd.gradcheck"),
+    Target("gradcheck", "_out", "gradcheck values"),
     Target("engine", "Value.zero_grad", "zero_grad"),
     Target("nn", "Module.zero_grad", "zero_grad"),
     Target("train", "train", "training loop", loop_calling("backward")),
@@ -509,7 +584,16 @@ TARGETS = [
 
 # Mutants argued to be equivalent: generated and run all the same (to confirm they survive),
 # and reported with the argument. An entry whose mutant no longer exists is a tool ERROR.
+_ABS_OF_DIFFERENCE = (
+    "`a - n` is the argument of `abs`: IEEE-754 subtraction is correctly rounded and rounding "
+    "to nearest is symmetric about zero, so `n - a` is exactly `-(a - n)` (for infinities and "
+    "NaN too), and `abs` of the two is the same float. ")
 EQUIVALENT: dict[str, str] = {
+    "_report:swap[a - n]": _ABS_OF_DIFFERENCE + "Every error, hence the verdict, is unchanged",
+    "GradcheckReport.__str__:swap[a - n]": _ABS_OF_DIFFERENCE
+    + "Each row's mismatch mark is decided on the same error",
+    "GradcheckReport.__str__:swap[a - n]#2": _ABS_OF_DIFFERENCE
+    + "Each row prints the same absolute error",
     "relu.self:read[self.data->out.data]":
         "relu's output is max(0, x), and max(0, x) > 0 exactly when x > 0: the local derivative "
         "(x > 0) reads the same truth value from the output as from the input",
@@ -1121,6 +1205,8 @@ FAST = {
     "add.other:drop[out.grad]": "book/backprop",
     "central_difference:constant[2->1 in 2 * h]": "book/backprop",
     "train:delete[optimizer.zero_grad()]": "book/autograd",
+    "check_torch_fn:scale[1e-07->0.0001 in atol=1e-07]": "book/autograd",
+    "torch_gradcheck:verdict[bool(torch.autograd.gradcheck...->True]": "book/autograd",
 }
 
 

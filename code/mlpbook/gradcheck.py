@@ -178,7 +178,7 @@ def check_torch_fn(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, atol: 
     xs = [x.detach().to(torch.float64).clone().requires_grad_(True) for x in inputs]
     if analytic is None:
         out = f(*xs)
-        _scalar(out)
+        _check_outputs(out, scalar=True)
         grads = (torch.autograd.grad(out, xs, allow_unused=True) if out.requires_grad
                  else [None] * len(xs))  # f does not depend on its inputs at all
         analytic = [torch.zeros_like(x) if g is None else g for x, g in zip(xs, grads)]
@@ -210,11 +210,7 @@ def torch_gradcheck(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, eps: 
     _check_arity(f, len(inputs))
     _check_tolerances(atol, rtol)
     xs = tuple(x.detach().to(torch.float64).clone().requires_grad_(True) for x in inputs)
-    out = f(*xs)
-    outs = out if isinstance(out, (tuple, list)) else (out,)
-    for k, o in enumerate(outs):
-        what = "f(*inputs)" + (f"[{k}]" if isinstance(out, (tuple, list)) else "")
-        validation.tensor(o, what, floating=True, finite=True, nonempty=False)
+    _check_outputs(f(*xs), scalar=False)
     return bool(torch.autograd.gradcheck(f, xs, eps=eps, atol=atol, rtol=rtol,
                                          raise_exception=False))
 
@@ -295,6 +291,18 @@ def _check_tensors(inputs: Sequence[object], h: object, hname: str = "h") -> Non
         validation.tensor(x, f"inputs[{j}]", floating=True)
         _check_step(x.detach().double().abs().max().item(), h,
                     f"the largest entry of inputs[{j}]", hname)
+
+
+def _check_outputs(out: object, *, scalar: bool) -> None:
+    """Raise unless ``out``, what f returned, is a finite one-element tensor (``scalar``), or else
+    a finite float tensor or a tuple/list of them (what torch's gradcheck takes)."""
+    if scalar:
+        _scalar(out)
+        return
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    for k, o in enumerate(outs):
+        what = "f(*inputs)" + (f"[{k}]" if isinstance(out, (tuple, list)) else "")
+        validation.tensor(o, what, floating=True, finite=True, nonempty=False)
 
 
 def _out(y: object, what: str, *, finite: bool = True) -> float:
