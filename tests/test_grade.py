@@ -198,6 +198,11 @@ def submissions(student, instructor) -> dict[str, object]:
         "tanh-on-value.ipynb": _with_cell(_insert_after(instructor, "    return out\n",
                                                         "\n\nValue.tanh = tanh"),
                                           "print(Value(0.5).tanh().data)"),
+        # honest: a notebook kept as a student keeps one in Colab, magics and an install
+        "magics.ipynb": _with_cell(_with_cell(
+            _replace(instructor, "runs = {(w, d): fit(w, d)", "%%time\nruns = {(w, d): fit(w, d)"),
+            "%matplotlib inline\n%load_ext autoreload\n%autoreload 2", at),
+            "!pip install -q mlpbook\n%time n_summed = 5", at),
         # honest: the book does its gradient checks in float64 (rebinds torch.Storage)
         "float64.ipynb": _with_cell(instructor, "torch.set_default_dtype(torch.float64)",
                                     _after_lab_imports(instructor)),
@@ -352,6 +357,17 @@ def test_the_library_cheat_would_pass_the_checks_unrestored() -> None:
     assert all(r.passed for r in cheated)
     assert not any(r.passed for r in [C.check_mlp_backward(zeros, verbose=False),
                                       C.check_gradcheck(zeros, verbose=False)])
+
+
+def test_magics_run_as_in_jupyter_and_make_no_noise(graded) -> None:
+    """``%%time`` runs its cell (the runs of exercise 5 are in one), ``%matplotlib`` and
+    ``%autoreload`` change nothing: full marks and nothing for the instructor to look at. The
+    skipped install is said in the student's feedback."""
+    g = _g(graded, "magics.ipynb")
+    assert g.total == FULL and not g.notes, g.notes
+    text = _feedback(graded, "magics.ipynb")
+    assert "skipped" in text and "`!pip install -q mlpbook`" in text
+    assert "matplotlib" not in text.split("## Notes")[1]
 
 
 def test_a_library_change_while_a_check_runs_voids_that_exercise(graded) -> None:

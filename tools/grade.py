@@ -176,7 +176,8 @@ class Graded:
     name: str
     scores: dict[str, float]
     sections: dict[str, list[str]] = field(default_factory=dict)  # label -> feedback lines
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the instructor should look at
+    info: list[str] = field(default_factory=list)  # for the student only
     seconds: float = 0.0
 
     @property
@@ -401,9 +402,9 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
         elif e["event"] == "cell-error":
             i = e.get("index", 0)
             g.notes.append(f"cell {i + 1} ({_first_line(cells, i)}): {e.get('error')}")
-        elif e["event"] == "skipped":
-            g.notes.append("skipped (no installs or shell commands when grading): "
-                           + ", ".join(f"`{c}`" for c in e.get("commands", [])))
+        elif e["event"] == "skipped":  # for the student; nothing for the instructor to do
+            g.info.append("skipped (no installs or shell commands when grading): "
+                          + ", ".join(f"`{c}`" for c in e.get("commands", [])))
         elif e["event"] == "restored" and e.get("phase") == "notebook":
             g.notes.append(_restored_note("the notebook", e.get("changes", [])))
         elif e["event"] == "tampered" and e.get("phase") == "notebook":
@@ -501,8 +502,8 @@ def feedback(g: Graded, lab: Lab) -> str:
     for ex in lab.exercises:
         out += ["", f"## Exercise {ex.number}: {ex.title} ({g.scores[ex.label]:g} / 1)", ""]
         out += [f"    {line}" for line in g.sections.get(ex.label, [])] or ["    (nothing)"]
-    if g.notes:
-        out += ["", "## Notes", ""] + [f"- {n}" for n in g.notes]
+    if g.notes or g.info:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in g.notes + g.info]
     return "\n".join(out) + "\n"
 
 

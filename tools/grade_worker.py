@@ -84,17 +84,40 @@ class Watchdog:
             thread.join()
 
 
-class Shell:
-    """Stands in for IPython's ``get_ipython()``: magics and shell commands are skipped."""
+# Magics a notebook uses to show or time things: ``%%time`` and ``%%capture`` run their cell
+# and ``%time`` its statement, as in Jupyter; the others here change nothing the checks see and
+# are skipped without a word. Any other magic or shell command (installs, ``!ls``) is skipped
+# and reported.
+RUNS_ITS_CODE = frozenset({"time", "capture"})
+QUIET_MAGICS = frozenset({"matplotlib", "config", "load_ext", "reload_ext", "autoreload",
+                          "aimport", "timeit", "precision", "pprint", "xmode", "who", "whos",
+                          "who_ls", "lsmagic", "magic", "history", "tb", "pdb"})
 
-    def __init__(self) -> None:
+
+class Shell:
+    """Stands in for IPython's ``get_ipython()``: shell commands and most magics are skipped,
+    the magics that time or capture a cell run its code (in ``ns``, the notebook's namespace)."""
+
+    def __init__(self, ns: dict) -> None:
+        self.ns = ns
         self.skipped: list[str] = []
 
+    def _run(self, source: str) -> None:
+        exec(compile(transform(source), "<magic>", "exec"), self.ns)  # noqa: S102
+
     def run_line_magic(self, name: str, line: str, *args, **kwargs) -> None:
-        self.skipped.append(f"%{name} {line}".strip())
+        if name in RUNS_ITS_CODE:
+            return self._run(line)
+        if name not in QUIET_MAGICS:
+            self.skipped.append(f"%{name} {line}".strip())
+        return None
 
     def run_cell_magic(self, name: str, line: str, cell: str, *args, **kwargs) -> None:
-        self.skipped.append(f"%%{name} {line}".strip())
+        if name in RUNS_ITS_CODE:
+            return self._run(cell)
+        if name not in QUIET_MAGICS:
+            self.skipped.append(f"%%{name} {line}".strip())
+        return None
 
     def system(self, cmd: str, *args, **kwargs) -> None:
         self.skipped.append(f"!{cmd}")
@@ -132,6 +155,8 @@ class Change:
         return f"{self.owner}.{self.key} was {self.how}"
 
 
+PLAIN_VALUES = frozenset({str, bytes, int, float, bool, type(None)})
+
 # Changes here target the self-checks or the grader itself (the checks' own namespace and
 # classes, the grader's module, the network guard): never undone, always a zero.
 PROTECTED = ("mlpbook.checks", "__main__", "socket")
@@ -152,6 +177,8 @@ class Snapshot:
 
     @staticmethod
     def _key(value: object) -> tuple:
+        if type(value) in PLAIN_VALUES:  # an equal string or number is the same (a reload)
+            return (type(value), value)
         if isinstance(value, types.FunctionType):
             # __kwdefaults__ is a dict: changed in place (a check's atol), its id stays
             kwdefaults = value.__kwdefaults__
@@ -447,9 +474,10 @@ class Worker:
         # 3. The notebook, like Run all (but carrying on after an error).
         self.timing = {"startup": round(time.perf_counter() - STARTED, 2)}
         started = time.perf_counter()
-        shell = Shell()
         ns: dict = {"__name__": "__main__", "__builtins__": builtins,
-                    "get_ipython": lambda: shell, "display": lambda *a, **k: None}
+                    "display": lambda *a, **k: None}
+        shell = Shell(ns)
+        ns["get_ipython"] = lambda: shell
         for i, src in enumerate(job["cells"]):
             self.emit("cell", index=i)
             start = time.perf_counter()
