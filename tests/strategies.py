@@ -56,10 +56,23 @@ def _make_tensor(dtype: torch.dtype, shape: list[int], fill: str, seed: int) -> 
     return x.to(dtype)
 
 
-#: Tensors of every dtype and of 0 to 3 dimensions (some empty), some with nan/inf or huge.
-tensors = st.builds(_make_tensor, st.sampled_from(_DTYPES),
-                    lists(integers(0, 4), max_size=3), st.sampled_from(_FILLS),
-                    integers(0, 2**16))
+def _unusual(x: torch.Tensor, kind: str) -> torch.Tensor:
+    """``x`` as a sparse (COO or, in 2-d, CSR) tensor, or as a meta tensor (no values)."""
+    if kind == "meta":
+        return x.to("meta")
+    if kind == "csr" and x.ndim == 2:
+        return x.to_sparse_csr()
+    return x.to_sparse()
+
+
+#: Tensors of every dtype and of 0 to 3 dimensions (some empty), some with nan/inf or huge,
+#: and some sparse or meta (a shape without values).
+dense_tensors = st.builds(_make_tensor, st.sampled_from(_DTYPES),
+                          lists(integers(0, 4), max_size=3), st.sampled_from(_FILLS),
+                          integers(0, 2**16))
+unusual_tensors = st.builds(_unusual, dense_tensors.filter(lambda x: x.ndim > 0),
+                            st.sampled_from(["sparse", "csr", "meta"]))
+tensors = st.one_of(dense_tensors, unusual_tensors)
 
 #: The pool every argument of every public function is fed in the bad-input tests.
 anything = st.one_of(

@@ -89,6 +89,21 @@ def test_numerical_grad_handles_non_contiguous_and_leaves_inputs_alone():
     torch.testing.assert_close(W, before)
 
 
+@pytest.mark.parametrize("f, want", [
+    (lambda x: x.mul_(2).sum(), lambda x: torch.full_like(x, 2.0)),
+    (lambda x: (x.add_(1) ** 2).sum(), lambda x: 2 * (x + 1)),
+    (lambda x: x.sin_().sum() + x.sum(), lambda x: 2 * torch.cos(x)),  # reads x once changed
+])
+def test_numerical_grad_of_a_function_that_changes_its_input_in_place(f, want):
+    """Each evaluation gets fresh copies: an in-place f used to corrupt the next evaluations
+    (gradients of 1e6) and the caller's tensor."""
+    x = torch.tensor([0.3, -1.0, 2.0], dtype=f64)
+    before = x.clone()
+    (g,) = numerical_grad(f, x)
+    torch.testing.assert_close(g, want(before), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(x, before)
+
+
 def test_hand_written_analytic_gradients():
     x, W = random_inputs(0)
     good = [torch.zeros_like(x), torch.zeros_like(W)]

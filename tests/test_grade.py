@@ -46,10 +46,25 @@ def _replace(nb, old: str, new: str, *, regex: bool = False):
     return nb
 
 
+def _insert_after(nb, anchor: str, text: str):
+    """``text`` added after the first ``anchor`` of every code cell that holds it."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and anchor in cell.source:
+            cell.source = cell.source.replace(anchor, anchor + text, 1)
+    return nb
+
+
 def _after_imports(nb) -> int:
     """The index right after the lab's imports (after the notebook's setup cell)."""
     return next(i for i, c in enumerate(nb.cells)
                 if c.cell_type == "code" and "import mlpbook" in c.source) + 1
+
+
+def _after_lab_imports(nb) -> int:
+    """The index right after the lab's own imports cell (the book's first ``grader`` cell)."""
+    return next(i for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and "from mlpbook.checks import" in c.source) + 1
 
 
 def _code_number(nb, at: int) -> int:
@@ -102,6 +117,22 @@ PATCHES_TORCH_INTERNALS = """
 import sys, torch.optim.sgd
 sys.modules["torch.optim.sgd"].sgd = lambda *args, **kwargs: None
 torch.nn.Sequential.forward = lambda self, x: 0.0 * x[:, :1]
+"""
+
+# A wrong mlp_backward (zero gradients) that torch, patched, would let pass both self-checks.
+ZERO_GRADIENTS = "    return [torch.zeros_like(p) for p in (W1, b1, W2, b2)]"
+PATCHES_WHAT_CHECKS_CALL = """
+import torch.autograd.gradcheck
+torch.allclose = lambda *args, **kwargs: True
+torch.autograd.gradcheck = lambda *args, **kwargs: True
+"""
+
+# A correct train_loop that patches torch while the self-check calls it.
+PATCHES_DURING_THE_CHECK = """
+_train_loop = train_loop
+def train_loop(*args, **kwargs):
+    torch.allclose = lambda *a, **k: True
+    return _train_loop(*args, **kwargs)
 """
 
 # Honest code that uses more of torch than the lab does must not count as tampering.
@@ -158,6 +189,23 @@ def submissions(student, instructor) -> dict[str, object]:
         "shadows-tensor-max.ipynb": _with_cell(student, SHADOWS_TENSOR_MAX),
         "patches-torch-internals.ipynb": _with_cell(student, PATCHES_TORCH_INTERNALS),
         "uses-more-torch.ipynb": _with_cell(instructor, USES_MORE_TORCH),
+        # a cheat through the library, on wrong code: the library is put back, the code fails
+        "patches-what-checks-call.ipynb": _with_cell(
+            _replace(instructor, "    return dW1, db1, dW2, db2", ZERO_GRADIENTS),
+            PATCHES_WHAT_CHECKS_CALL, at),
+        "patches-during-a-check.ipynb": _with_cell(instructor, PATCHES_DURING_THE_CHECK),
+        # honest: exercise 1 is "add tanh's backward to the engine", so a student does
+        "tanh-on-value.ipynb": _with_cell(_insert_after(instructor, "    return out\n",
+                                                        "\n\nValue.tanh = tanh"),
+                                          "print(Value(0.5).tanh().data)"),
+        # honest: a notebook kept as a student keeps one in Colab, magics and an install
+        "magics.ipynb": _with_cell(_with_cell(
+            _replace(instructor, "runs = {(w, d): fit(w, d)", "%%time\nruns = {(w, d): fit(w, d)"),
+            "%matplotlib inline\n%load_ext autoreload\n%autoreload 2", at),
+            "!pip install -q mlpbook\n%time n_summed = 5", at),
+        # honest: the book does its gradient checks in float64 (rebinds torch.Storage)
+        "float64.ipynb": _with_cell(instructor, "torch.set_default_dtype(torch.float64)",
+                                    _after_lab_imports(instructor)),
         # endless loops: in a cell (stopped, the rest graded), in a function a check calls,
         # and one that swallows every interruption (the hard limit)
         "loop-cell.ipynb": _with_cell(instructor, "while True:\n    pass", at),
@@ -256,12 +304,91 @@ def test_instructor_notebook_scores_full_marks(graded) -> None:
 
 
 @pytest.mark.parametrize("name", ["rebinds-checks.ipynb", "rebinds-checks-unfinished.ipynb",
-                                  "patches-torch.ipynb", "loosens-defaults.ipynb",
-                                  "shadows-tensor-max.ipynb", "patches-torch-internals.ipynb"])
+                                  "loosens-defaults.ipynb"])
 def test_tampering_with_the_checks_scores_zero(graded, name) -> None:
+    """The checks themselves changed (``mlpbook.checks.*``, a check's defaults): nothing is
+    graded, even where the code underneath is the instructor's."""
     g = _g(graded, name)
     assert g.total == 0
     assert "tamper" in _feedback(graded, name)
+    assert "mlpbook.checks." in _feedback(graded, name)
+
+
+# name -> (what the submission's own code deserves, what it changed in the library)
+LIBRARY_PATCHES = {
+    "patches-torch.ipynb": (FULL, "torch.allclose was replaced"),  # the instructor's code
+    "shadows-tensor-max.ipynb": (0, "torch.Tensor.max was added"),  # the unfinished starters
+    "patches-torch-internals.ipynb": (0, "torch.nn.modules.container.Sequential.forward"),
+    "patches-what-checks-call.ipynb": (FULL - 1, "torch.autograd.gradcheck was replaced"),
+}
+
+
+@pytest.mark.parametrize("name", LIBRARY_PATCHES)
+def test_a_patched_library_is_put_back_and_the_code_itself_graded(graded, name) -> None:
+    """A cheat through mlpbook, torch or numpy gains nothing: the grader puts the originals
+    back before its checks run, scores what the notebook's own code deserves, and says so."""
+    deserves, changed = LIBRARY_PATCHES[name]
+    g = _g(graded, name)
+    assert g.total == deserves, g.notes
+    note = next(n for n in g.notes if "put the originals back" in n)
+    assert changed in note
+    if name == "patches-what-checks-call.ipynb":  # the zero gradients are what fails
+        assert g.scores["ex-lab-mlp-backward"] == 0
+        assert "❌ check_mlp_backward" in _feedback(graded, name)
+
+
+def test_the_library_cheat_would_pass_the_checks_unrestored() -> None:
+    """Why putting the library back matters: the patches of ``patches-what-checks-call``
+    make both self-checks of exercise 2 pass zero gradients, in a process that keeps them."""
+    import torch
+
+    import mlpbook.checks as C
+
+    def zeros(X, y, W1, b1, W2, b2):
+        return [torch.zeros_like(p) for p in (W1, b1, W2, b2)]
+
+    originals = torch.allclose, torch.autograd.gradcheck
+    try:
+        exec(PATCHES_WHAT_CHECKS_CALL, {})  # noqa: S102 - the cheat, as the notebook runs it
+        cheated = [C.check_mlp_backward(zeros, verbose=False),
+                   C.check_gradcheck(zeros, verbose=False)]
+    finally:
+        torch.allclose, torch.autograd.gradcheck = originals
+    assert all(r.passed for r in cheated)
+    assert not any(r.passed for r in [C.check_mlp_backward(zeros, verbose=False),
+                                      C.check_gradcheck(zeros, verbose=False)])
+
+
+def test_magics_run_as_in_jupyter_and_make_no_noise(graded) -> None:
+    """``%%time`` runs its cell (the runs of exercise 5 are in one), ``%matplotlib`` and
+    ``%autoreload`` change nothing: full marks and nothing for the instructor to look at. The
+    skipped install is said in the student's feedback."""
+    g = _g(graded, "magics.ipynb")
+    assert g.total == FULL and not g.notes, g.notes
+    text = _feedback(graded, "magics.ipynb")
+    assert "skipped" in text and "`!pip install -q mlpbook`" in text
+    assert "matplotlib" not in text.split("## Notes")[1]
+
+
+def test_a_library_change_while_a_check_runs_voids_that_exercise(graded) -> None:
+    g = _g(graded, "patches-during-a-check.ipynb")
+    assert g.scores["ex-lab-zero-grad"] == 0 and g.total == FULL - 1, g.notes
+    assert "while it ran (torch.allclose was replaced" in _feedback(
+        graded, "patches-during-a-check.ipynb")
+
+
+@pytest.mark.parametrize("name", ["tanh-on-value.ipynb", "float64.ipynb"])
+def test_honest_work_that_changes_the_library_gets_full_marks(graded, name) -> None:
+    """Modifying the library is not cheating: ``Value.tanh = tanh`` is what exercise 1's title
+    asks for, and working in float64 rebinds ``torch.Storage``."""
+    g = _g(graded, name)
+    assert g.total == FULL, g.notes
+    assert "tamper" not in _feedback(graded, name)
+    if name == "tanh-on-value.ipynb":
+        assert g.notes == [next(n for n in g.notes if "mlpbook.engine.Value.tanh was replaced"
+                                in n and "put the originals back" in n)]
+    else:
+        assert not g.notes
 
 
 def test_honest_code_using_more_of_torch_is_not_tampering(graded) -> None:

@@ -149,3 +149,42 @@ def test_evaluate_and_accuracy_line_up_shapes_and_dtypes() -> None:
     assert abs(evaluate(model, X, y, nn.MSELoss()) - want) <= 1e-6
     assert abs(evaluate(model, X.double(), y.double(), nn.MSELoss()) - want) <= 1e-6
     assert accuracy(model, X.double(), y) == accuracy(model, X, y.reshape(-1, 1))
+
+
+@pytest.mark.parametrize("out, kwargs, use", [
+    (1, dict(loss_fn=nn.CrossEntropyLoss()), "BCEWithLogitsLoss"),  # binary, one output
+    (2, dict(loss_fn=nn.CrossEntropyLoss()), "BCEWithLogitsLoss"),
+    (1, dict(loss_fn=nn.CrossEntropyLoss(), task="multiclass"), "BCEWithLogitsLoss"),
+    (1, dict(loss_fn=nn.NLLLoss(), task="regression"), "MSELoss"),
+    (2, dict(loss_fn=nn.BCEWithLogitsLoss(), task="multiclass"), "CrossEntropyLoss"),
+    (2, dict(loss_fn=nn.MSELoss(), task="multiclass"), "CrossEntropyLoss"),
+    (1, dict(loss_fn=nn.BCEWithLogitsLoss(), task="regression"), "MSELoss"),
+])
+def test_a_loss_that_does_not_fit_the_task_is_named(out, kwargs, use) -> None:
+    """CrossEntropyLoss on one output per row trained silently on a meaningless number (over
+    the batch as if it were one row's class scores, with the 0/1 labels as probabilities)."""
+    X, y = two_moons(40, seed=0)
+    with pytest.raises(ValueError, match=rf"loss_fn=\w+Loss\(\).*nn\.{use}\(\)"):
+        train(make_mlp(2, [4], out, seed=0), X, y, n_epochs=2, **kwargs)
+
+
+def test_losses_that_fit_still_train() -> None:
+    X, y = two_moons(40, seed=0)
+    for out, kwargs in [(1, dict(loss_fn=nn.MSELoss())), (1, dict(loss_fn=nn.BCEWithLogitsLoss())),
+                        (2, dict(loss_fn=nn.CrossEntropyLoss(), task="multiclass"))]:
+        h = train(make_mlp(2, [4], out, seed=0), X, y, n_epochs=2, **kwargs)
+        assert len(h.train_loss) == 2
+    with pytest.raises(ValueError, match=r"loss_fn=CrossEntropyLoss\(\) needs one score per"):
+        evaluate(make_mlp(2, [4], 1, seed=0), X, y, nn.CrossEntropyLoss())
+
+
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda X: X.to_sparse(), TypeError, r"X must be an ordinary \(dense\) tensor.*to_dense"),
+    (lambda X: X.to_sparse_csr(), TypeError, r"X must be an ordinary \(dense\) tensor"),
+    (lambda X: X.to("meta"), ValueError, "X must hold numbers, got a meta tensor"),
+])
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+def test_sparse_or_meta_X_is_named(make, exc, match) -> None:
+    X, y = two_moons(40, seed=0)
+    with pytest.raises(exc, match=match):
+        train(make_mlp(2, [4], 1, seed=0), make(X), y, n_epochs=2)

@@ -217,7 +217,9 @@ def _capacity(result: list, a: dict, arg: str) -> None:
     assert all(isinstance(r, checks.CheckResult) for r in result), result
     if arg in ("best_val", "best_train"):
         x = a[arg]
-        if isinstance(x, torch.Tensor) and not (x.dtype.is_complex or x.dtype == torch.bool):
+        if isinstance(x, torch.Tensor) and (x.layout != torch.strided or x.is_meta):
+            x = None  # a sparse or meta tensor is never an answer
+        elif isinstance(x, torch.Tensor) and not (x.dtype.is_complex or x.dtype == torch.bool):
             x = x.tolist()
         elif isinstance(x, np.ndarray) and x.dtype.kind in "iuf":
             x = x.tolist()
@@ -481,47 +483,70 @@ def _raised_in_mlpbook(err: BaseException) -> bool:
     return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(PACKAGE.resolve())
 
 
-@pytest.mark.parametrize("spec, arg", CASES, ids=[f"{s.name}-{a}" for s, a in CASES])
-def test_bad_values_are_named_or_handled(spec: Spec, arg: str) -> None:
+def _judge(spec: Spec, arg: str, value: Any) -> None:
+    """Call ``spec`` with ``arg=value``: a named TypeError/ValueError from mlpbook, the user
+    function's own error with a note, or a correct result (a failing CheckResult for what the
+    student passes to a self-check)."""
     student = (spec.name, arg) in STUDENT_ARGS
     if spec.name == "checks.check_answer" and arg == "observed":
         student = True
+    kwargs = spec.valid()
+    kwargs[arg] = value
+    try:
+        result = spec.call(**kwargs)
+    except Exception as err:  # noqa: BLE001 - judged below
+        assert not student, f"a self-check raised on the student's {arg}={value!r}: {err}"
+        notes = getattr(err, "__notes__", [])
+        if callable(value) and f"passed to mlpbook as {arg!r}" in " ".join(notes):
+            return  # the user's own function failed: its error, annotated with the name
+        assert isinstance(err, (TypeError, ValueError)), (
+            f"{spec.name}({arg}={value!r}) raised {type(err).__name__}: {err}")
+        pattern = spec.names.get(arg, rf"(?<![\w.]){re.escape(arg)}(?!\w)")
+        assert re.search(pattern, str(err)), (
+            f"{spec.name}({arg}={value!r}) raised {type(err).__name__} without naming "
+            f"{arg!r}: {err}")
+        assert _raised_in_mlpbook(err), (
+            f"{spec.name}({arg}={value!r}) let a raw error through: "
+            f"{''.join(traceback.format_exception(err))}")
+        return
+    finally:
+        plt.close("all")
+    if student and spec.name == "checks.check_answer":
+        _answer(result, kwargs)
+    elif student and spec.name == "checks.check_capacity":
+        _capacity(result, kwargs, arg)
+    elif student:
+        _check_failed(result, kwargs)
+    else:
+        spec.oracle(result, kwargs)
 
+
+@pytest.mark.parametrize("spec, arg", CASES, ids=[f"{s.name}-{a}" for s, a in CASES])
+def test_bad_values_are_named_or_handled(spec: Spec, arg: str) -> None:
     @settings(max_examples=int(os.environ.get("MLPBOOK_BAD_INPUT_EXAMPLES", spec.examples)),
               **bad_input_settings)
     @given(value=anything)
     def run(value: Any) -> None:
-        kwargs = spec.valid()
-        kwargs[arg] = value
-        try:
-            result = spec.call(**kwargs)
-        except Exception as err:  # noqa: BLE001 - judged below
-            assert not student, f"a self-check raised on the student's {arg}={value!r}: {err}"
-            notes = getattr(err, "__notes__", [])
-            if callable(value) and f"passed to mlpbook as {arg!r}" in " ".join(notes):
-                return  # the user's own function failed: its error, annotated with the name
-            assert isinstance(err, (TypeError, ValueError)), (
-                f"{spec.name}({arg}={value!r}) raised {type(err).__name__}: {err}")
-            pattern = spec.names.get(arg, rf"(?<![\w.]){re.escape(arg)}(?!\w)")
-            assert re.search(pattern, str(err)), (
-                f"{spec.name}({arg}={value!r}) raised {type(err).__name__} without naming "
-                f"{arg!r}: {err}")
-            assert _raised_in_mlpbook(err), (
-                f"{spec.name}({arg}={value!r}) let a raw error through: "
-                f"{''.join(traceback.format_exception(err))}")
-            return
-        finally:
-            plt.close("all")
-        if student and spec.name == "checks.check_answer":
-            _answer(result, kwargs)
-        elif student and spec.name == "checks.check_capacity":
-            _capacity(result, kwargs, arg)
-        elif student:
-            _check_failed(result, kwargs)
-        else:
-            spec.oracle(result, kwargs)
+        _judge(spec, arg, value)
 
     run()
+
+
+TENSOR_CASES = [(spec, arg) for spec, arg in CASES
+                if isinstance(spec.valid()[arg], torch.Tensor) and spec.valid()[arg].ndim > 0]
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+@pytest.mark.parametrize("kind", ["sparse", "csr", "meta"])
+@pytest.mark.parametrize("spec, arg", TENSOR_CASES,
+                         ids=[f"{s.name}-{a}" for s, a in TENSOR_CASES])
+def test_sparse_and_meta_tensors_are_named(spec: Spec, arg: str, kind: str) -> None:
+    """The right tensor in an unusual form (``X.to_sparse()``, ``X.to("meta")``): named, never
+    torch's raw NotImplementedError or "cannot be called on meta tensors"."""
+    valid = spec.valid()[arg]
+    value = (valid.to("meta") if kind == "meta" else
+             valid.to_sparse_csr() if kind == "csr" and valid.ndim == 2 else valid.to_sparse())
+    _judge(spec, arg, value)
 
 
 def test_every_public_function_has_a_spec() -> None:

@@ -176,7 +176,8 @@ class Graded:
     name: str
     scores: dict[str, float]
     sections: dict[str, list[str]] = field(default_factory=dict)  # label -> feedback lines
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the instructor should look at
+    info: list[str] = field(default_factory=list)  # for the student only
     seconds: float = 0.0
 
     @property
@@ -401,12 +402,18 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
         elif e["event"] == "cell-error":
             i = e.get("index", 0)
             g.notes.append(f"cell {i + 1} ({_first_line(cells, i)}): {e.get('error')}")
-        elif e["event"] == "skipped":
-            g.notes.append("skipped (no installs or shell commands when grading): "
-                           + ", ".join(f"`{c}`" for c in e.get("commands", [])))
+        elif e["event"] == "skipped":  # for the student; nothing for the instructor to do
+            g.info.append("skipped (no installs or shell commands when grading): "
+                          + ", ".join(f"`{c}`" for c in e.get("commands", [])))
+        elif e["event"] == "restored" and e.get("phase") == "notebook":
+            g.notes.append(_restored_note("the notebook", e.get("changes", [])))
         elif e["event"] == "tampered" and e.get("phase") == "notebook":
             reason = "; ".join(e.get("changes", []))
-            g.notes.append(f"the notebook changes what the self-checks rely on: {reason}. "
+            if e.get("why") == "irreversible":
+                g.notes.append(f"the notebook changes the library in a way the grader cannot "
+                               f"undo: {reason}. Nothing is graded (tampering)")
+                return _all_zero(g, lab, "the notebook changes the library beyond repair")
+            g.notes.append(f"the notebook changes the self-checks or the grader: {reason}. "
                            "Nothing is graded (tampering)")
             return _all_zero(g, lab, "the notebook tampers with the self-checks")
         elif e["event"] == "grader-error":
@@ -434,16 +441,22 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
         checks = e.get("checks", [])
         reason = None
         if e.get("tampered"):
-            reason = ("calling the notebook's code changed what the checks rely on: "
-                      + "; ".join(e["tampered"]))
+            reason = ("calling the notebook's code changed the self-checks, or the library "
+                      "beyond repair: " + "; ".join(e["tampered"]))
+        elif e.get("restored"):
+            reason = ("the notebook's code, called by this self-check, changed the library "
+                      "while it ran (" + "; ".join(e["restored"]) + "; put back since), so "
+                      "its verdict cannot be trusted")
         elif e.get("rebound"):
             reason = "the notebook rebinds or edits " + ", ".join(
                 f"`{n}`" for n in e["rebound"]) + ", which this exercise's self-check uses"
         if reason:
-            lines.append(f"0: {reason} (tampering with the self-checks). What the book's "
-                         "self-check says:")
+            what = ("change the library only at the top level of a cell, not in a function "
+                    "the self-check calls" if e.get("restored") and not e.get("tampered")
+                    else "tampering with the self-checks")
+            lines.append(f"0: {reason} ({what}). What the book's self-check says:")
             lines += [str(c.get("text", "")) for c in checks]
-            g.notes.append(f"exercise {ex.number}: {reason}: 0 (tampering)")
+            g.notes.append(f"exercise {ex.number}: {reason}: 0 ({what})")
             continue
         passed = sum(1 for c in checks if c.get("passed") is True)
         g.scores[ex.label] = round(min(passed, expected[ex.label]) / expected[ex.label], 2)
@@ -453,6 +466,12 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
             g.notes.append(f"exercise {ex.number}: the self-check could not run: {e['error']}"
                            + _hint(e["error"]))
     return g
+
+
+def _restored_note(who: str, changes: list[str]) -> str:
+    return (f"{who} modified the library ({'; '.join(changes)}). That costs nothing and gains "
+            "nothing: the grader put the originals back before running the self-checks, so "
+            "they checked your own functions against the unmodified mlpbook, torch and numpy")
 
 
 def _hint(error: str) -> str:
@@ -483,8 +502,8 @@ def feedback(g: Graded, lab: Lab) -> str:
     for ex in lab.exercises:
         out += ["", f"## Exercise {ex.number}: {ex.title} ({g.scores[ex.label]:g} / 1)", ""]
         out += [f"    {line}" for line in g.sections.get(ex.label, [])] or ["    (nothing)"]
-    if g.notes:
-        out += ["", "## Notes", ""] + [f"- {n}" for n in g.notes]
+    if g.notes or g.info:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in g.notes + g.info]
     return "\n".join(out) + "\n"
 
 
@@ -551,6 +570,7 @@ def calibrate(sandbox: Sandbox, lab: Lab, facts: dict) -> dict[str, int]:
     for ex in lab.exercises:
         e = next((e for e in events if e["event"] == "exercise" and e["label"] == ex.label), None)
         if e is None or e.get("error") or e.get("rebound") or e.get("tampered") or \
+                e.get("restored") or \
                 not e.get("checks") or not all(c["passed"] for c in e["checks"]):
             problems.append(f"{ex.label}: {e}")
         else:

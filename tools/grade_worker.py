@@ -11,9 +11,12 @@ job (JSON) on stdin and appends events (JSON lines carrying the job's token) to
 2. snapshot every module, class and builtin the checks rely on;
 3. run the notebook's code cells like "Run all", each with a time limit, carrying on after
    an error;
-4. if the snapshot changed, the notebook tampered with the checks: nothing is graded;
+4. put back every watched attribute the notebook changed (``Value.tanh = tanh`` is no crime:
+   the checks then run on the pristine library, on the student's own code); if it changed the
+   checks themselves (``PROTECTED``) or something that cannot be put back, nothing is graded;
 5. for each exercise, run the book's self-check cells (and the given code they use) on the
-   names the notebook defined, with a time limit; re-check the snapshot after each exercise.
+   names the notebook defined, with a time limit; re-check the snapshot after each exercise
+   (a change made while the checks ran voids that exercise's verdict, and is put back).
 
 Nothing here trusts the notebook's objects beyond calling them: a check name the notebook
 rebinds is reported, and the book's copy is what grades.
@@ -81,17 +84,40 @@ class Watchdog:
             thread.join()
 
 
-class Shell:
-    """Stands in for IPython's ``get_ipython()``: magics and shell commands are skipped."""
+# Magics a notebook uses to show or time things: ``%%time`` and ``%%capture`` run their cell
+# and ``%time`` its statement, as in Jupyter; the others here change nothing the checks see and
+# are skipped without a word. Any other magic or shell command (installs, ``!ls``) is skipped
+# and reported.
+RUNS_ITS_CODE = frozenset({"time", "capture"})
+QUIET_MAGICS = frozenset({"matplotlib", "config", "load_ext", "reload_ext", "autoreload",
+                          "aimport", "timeit", "precision", "pprint", "xmode", "who", "whos",
+                          "who_ls", "lsmagic", "magic", "history", "tb", "pdb"})
 
-    def __init__(self) -> None:
+
+class Shell:
+    """Stands in for IPython's ``get_ipython()``: shell commands and most magics are skipped,
+    the magics that time or capture a cell run its code (in ``ns``, the notebook's namespace)."""
+
+    def __init__(self, ns: dict) -> None:
+        self.ns = ns
         self.skipped: list[str] = []
 
+    def _run(self, source: str) -> None:
+        exec(compile(transform(source), "<magic>", "exec"), self.ns)  # noqa: S102
+
     def run_line_magic(self, name: str, line: str, *args, **kwargs) -> None:
-        self.skipped.append(f"%{name} {line}".strip())
+        if name in RUNS_ITS_CODE:
+            return self._run(line)
+        if name not in QUIET_MAGICS:
+            self.skipped.append(f"%{name} {line}".strip())
+        return None
 
     def run_cell_magic(self, name: str, line: str, cell: str, *args, **kwargs) -> None:
-        self.skipped.append(f"%%{name} {line}".strip())
+        if name in RUNS_ITS_CODE:
+            return self._run(cell)
+        if name not in QUIET_MAGICS:
+            self.skipped.append(f"%%{name} {line}".strip())
+        return None
 
     def system(self, cmd: str, *args, **kwargs) -> None:
         self.skipped.append(f"!{cmd}")
@@ -115,19 +141,44 @@ def code_key(code: types.CodeType) -> tuple:
     return (code.co_code, consts, code.co_names, code.co_varnames)
 
 
+class Change:
+    """One watched attribute that differs from the snapshot: ``owner.key`` and how."""
+
+    __slots__ = ("owner", "key", "how")
+
+    def __init__(self, owner: str, key: str | None, how: str) -> None:
+        self.owner, self.key, self.how = owner, key, how
+
+    def __str__(self) -> str:
+        if self.key is None:
+            return f"sys.modules[{self.owner!r}] was {self.how}"
+        return f"{self.owner}.{self.key} was {self.how}"
+
+
+PLAIN_VALUES = frozenset({str, bytes, int, float, bool, type(None)})
+
+# Changes here target the self-checks or the grader itself (the checks' own namespace and
+# classes, the grader's module, the network guard): never undone, always a zero.
+PROTECTED = ("mlpbook.checks", "__main__", "socket")
+
+
 class Snapshot:
-    """The identity of every attribute of the modules and classes the checks rely on."""
+    """The identity of every attribute of the modules and classes the checks rely on, and the
+    originals, so that what a notebook changed can be put back (``restore``)."""
 
     def __init__(self, modules: list[str], classes: list[type]) -> None:
-        self.modules = {name: (sys.modules[name], self._state(vars(sys.modules[name])))
+        self.functions: dict[int, tuple] = {}  # id -> (function, key, code, defaults, kw, items)
+        self.modules = {name: (sys.modules[name], *self._state(vars(sys.modules[name])))
                         for name in modules if name in sys.modules}
         # and what each class inherits: `torch.Tensor.max = ...` shadows TensorBase.max
-        self.classes = {f"{c.__module__}.{c.__qualname__}": (c, self._state(vars(c)),
+        self.classes = {f"{c.__module__}.{c.__qualname__}": (c, *self._state(vars(c)),
                                                              frozenset(dir(c)))
                         for c in classes}
 
     @staticmethod
     def _key(value: object) -> tuple:
+        if type(value) in PLAIN_VALUES:  # an equal string or number is the same (a reload)
+            return (type(value), value)
         if isinstance(value, types.FunctionType):
             # __kwdefaults__ is a dict: changed in place (a check's atol), its id stays
             kwdefaults = value.__kwdefaults__
@@ -135,36 +186,85 @@ class Snapshot:
                     tuple((k, id(v)) for k, v in kwdefaults.items()) if kwdefaults else ())
         return (id(value),)
 
-    def _state(self, namespace) -> dict[str, tuple]:
-        return {k: self._key(v) for k, v in dict(namespace).items()}
+    def _state(self, namespace) -> tuple[dict[str, tuple], dict[str, object]]:
+        values = dict(namespace)
+        for v in values.values():
+            if isinstance(v, types.FunctionType) and id(v) not in self.functions:
+                kw = v.__kwdefaults__
+                self.functions[id(v)] = (v, self._key(v), v.__code__, v.__defaults__, kw,
+                                         dict(kw) if kw else None)
+        return {k: self._key(v) for k, v in values.items()}, values
 
-    def changes_quietly(self) -> list[str]:
+    def changes_quietly(self) -> list[Change]:
         """``changes()``, without the warnings that reading deprecated attributes gives."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return self.changes()
 
-    def changes(self) -> list[str]:
-        """What changed since the snapshot, one line each (empty when nothing did)."""
+    def changes(self) -> list[Change]:
+        """What changed since the snapshot (empty when nothing did)."""
         found = []
-        for name, (module, state) in self.modules.items():
+        for name, (module, state, _) in self.modules.items():
             # IPython replaces sys.modules["__main__"] when it starts (myst_nb.glue starts it);
             # this module's own namespace, still checked below, is what the grader runs in.
             if sys.modules.get(name) is not module and name != "__main__":
-                found.append(f"sys.modules[{name!r}] was replaced")
+                found.append(Change(name, None, "replaced"))
             found += self._diff(name, dict(vars(module)), state, added=BUILTIN_NAMES)
-        for name, (cls, state, inherited) in self.classes.items():
+        for name, (cls, state, _, inherited) in self.classes.items():
             found += self._diff(name, dict(vars(cls)), state, added=inherited, dunders=True)
         return found
 
     def _diff(self, owner: str, now: dict, state: dict, added: frozenset[str],
-              dunders: bool = False) -> list[str]:
-        found = [f"{owner}.{k} was {'deleted' if k not in now else 'replaced'}"
+              dunders: bool = False) -> list[Change]:
+        found = [Change(owner, k, "deleted" if k not in now else "replaced")
                  for k, key in state.items() if k not in now or self._key(now[k]) != key]
         for k in now.keys() - state.keys():
             if k in added or (dunders and k.startswith("__") and k.endswith("__")):
-                found.append(f"{owner}.{k} was added")
+                found.append(Change(owner, k, "added"))
         return found
+
+    def protected(self, change: Change) -> bool:
+        """Whether a change targets the self-checks or the grader (see ``PROTECTED``): their
+        module or classes, or a function of theirs that another namespace also holds."""
+        if change.owner in PROTECTED or change.owner.startswith(tuple(p + "." for p in PROTECTED)):
+            return True
+        entry = self.modules.get(change.owner) or self.classes.get(change.owner)
+        original = entry[2].get(change.key) if entry and change.key is not None else None
+        return getattr(original, "__module__", None) in PROTECTED
+
+    def restore(self) -> list[Change]:
+        """Put every changed attribute back as it was; return the changes that remain."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for fn, key, code, defaults, kw, items in self.functions.values():
+                if self._key(fn) == key:
+                    continue
+                with contextlib.suppress(Exception):
+                    fn.__code__, fn.__defaults__ = code, defaults
+                    if kw is not None:
+                        kw.clear()
+                        kw.update(items)
+                    fn.__kwdefaults__ = kw
+            for change in self.changes():
+                with contextlib.suppress(Exception):
+                    self._put_back(change)
+        return self.changes_quietly()
+
+    def _put_back(self, change: Change) -> None:
+        if change.owner in self.modules:
+            module, _, values = self.modules[change.owner]
+            if change.key is None:
+                sys.modules[change.owner] = module
+            elif change.how == "added":
+                del vars(module)[change.key]
+            else:
+                vars(module)[change.key] = values[change.key]
+        else:
+            cls, _, values, _ = self.classes[change.owner]
+            if change.how == "added":
+                type.__delattr__(cls, change.key)
+            else:
+                type.__setattr__(cls, change.key, values[change.key])
 
 
 class Recorder:
@@ -257,6 +357,38 @@ def guard_network() -> None:
     socket.getaddrinfo = refuse
 
 
+def settings_resetter(torch, numpy):
+    """A function that puts back the global settings the checks run with (bound now, before
+    the notebook can replace the functions it calls). ``torch.set_default_dtype`` also rebinds
+    ``torch.Storage``: a notebook that works in float64 changed no library code."""
+    set_dtype, set_grad, seterr, float32 = (torch.set_default_dtype, torch.set_grad_enabled,
+                                            numpy.seterr, torch.float32)
+
+    def reset() -> None:
+        set_dtype(float32)
+        set_grad(True)
+        seterr(all="warn")
+
+    return reset
+
+
+def undo(snapshot: Snapshot) -> tuple[list[str], list[str], str | None]:
+    """What the notebook changed in the watched modules and classes: ``(restored, tampered,
+    why)``. Changes are put back, so that the checks run on the pristine library, unless one
+    targets the checks or the grader (``PROTECTED``: then nothing is put back, ``why`` is
+    "checks") or some cannot be put back (``why`` is "irreversible")."""
+    changes = snapshot.changes_quietly()
+    if not changes:
+        return [], [], None
+    fatal = [c for c in changes if snapshot.protected(c)]
+    if fatal:
+        return [], [str(c) for c in fatal + [c for c in changes if c not in fatal]], "checks"
+    left = snapshot.restore()
+    if left:
+        return [], [str(c) for c in left], "irreversible"
+    return [str(c) for c in changes], [], None
+
+
 class Worker:
     """One submission: run its cells, then grade it (see the module docstring)."""
 
@@ -305,6 +437,7 @@ class Worker:
         import mlpbook.checks
 
         torch.set_num_threads(1)
+        reset = settings_resetter(torch, numpy)
         setup_ns: dict = {"__name__": "__main__", "__builtins__": builtins}
         for i, src in enumerate(job["setup"]):
             error = self.run_cell(src, setup_ns, f"<book setup {i}>", job["cell_limit"])
@@ -333,15 +466,18 @@ class Worker:
                             for v in list(vars(sys.modules[n]).values()) if isinstance(v, type)
                             and (v.__module__ or "").split(".")[0] in WATCHED_PACKAGES
                             }.values())
+            if "socket" in watched:  # the in-process network guard patches this class
+                classes.append(sys.modules["socket"].socket)
             snapshot = Snapshot(watched, classes)
         self.emit("sandbox", **facts)
 
         # 3. The notebook, like Run all (but carrying on after an error).
         self.timing = {"startup": round(time.perf_counter() - STARTED, 2)}
         started = time.perf_counter()
-        shell = Shell()
         ns: dict = {"__name__": "__main__", "__builtins__": builtins,
-                    "get_ipython": lambda: shell, "display": lambda *a, **k: None}
+                    "display": lambda *a, **k: None}
+        shell = Shell(ns)
+        ns["get_ipython"] = lambda: shell
         for i, src in enumerate(job["cells"]):
             self.emit("cell", index=i)
             start = time.perf_counter()
@@ -354,19 +490,21 @@ class Worker:
 
         self.timing["notebook"] = round(time.perf_counter() - started, 2)
         started = time.perf_counter()
-        # 4. Tampering with what the checks rely on: nothing can be graded.
-        changes = snapshot.changes_quietly()
-        if changes:
-            self.emit("tampered", phase="notebook", changes=changes[:20])
+        # 4. What the notebook changed in the library is put back, so that the checks run on
+        # the pristine library; a change to the checks themselves, or one that cannot be put
+        # back, means nothing is graded.
+        reset()
+        restored, tampered, why = undo(snapshot)
+        if tampered:
+            self.emit("tampered", phase="notebook", changes=tampered[:20], why=why)
             return
+        if restored:
+            self.emit("restored", phase="notebook", changes=restored[:20])
         rebound = sorted(k for k, fn in originals.items() if k in ns and ns[k] is not fn)
         if "CheckResult" in ns and ns["CheckResult"] is not mlpbook.checks.CheckResult:
             rebound.append("CheckResult")
 
         # 5. Each exercise, with the book's cells, on the notebook's names.
-        torch.set_default_dtype(torch.float32)
-        torch.set_grad_enabled(True)
-        numpy.seterr(all="warn")
         grading = {k: v for k, v in ns.items() if not (k.startswith("__") and k.endswith("__"))}
         grading.update(setup_ns)
         grading["__builtins__"] = builtins
@@ -391,11 +529,16 @@ class Worker:
                 if error:
                     break
             used = names_used(cells)
-            changes = snapshot.changes_quietly()
+            # The notebook's code, called by the checks, changed the library while they ran:
+            # their verdict on this exercise cannot be trusted, the next ones run on the
+            # library put back.
+            reset()
+            restored, tampered, why = undo(snapshot)
             self.emit("exercise", label=label, checks=recorder.results, error=error,
                       output=output.getvalue()[-4000:],
-                      rebound=sorted(set(rebound) & used), tampered=changes[:20])
-            if changes:
+                      rebound=sorted(set(rebound) & used), tampered=tampered[:20], why=why,
+                      restored=restored[:20])
+            if tampered:
                 return
         self.timing["grading"] = round(time.perf_counter() - started, 2)
 

@@ -717,6 +717,11 @@ def check_answer(name: str, observed: Any, expected: Any, *, atol: float = 1e-6,
         if isinstance(observed, (str, bytes)):
             return CheckResult(name, False, "the answer is text, not a number.", show(exp),
                                validation.describe(observed), "write the number without quotes")
+        if isinstance(observed, Tensor) and (observed.layout != torch.strided
+                                             or observed.is_meta):
+            return CheckResult(name, False, "the answer is a sparse or meta tensor.", show(exp),
+                               validation.describe(observed),
+                               "pass an ordinary tensor (x.to_dense()), a number or a list")
         try:
             obs = _answer_array(observed, "your answer", finite=False)
         except TypeError:

@@ -54,6 +54,9 @@ def numerical_grad(f: Callable[..., torch.Tensor], *inputs: torch.Tensor,
 
     Returns:
         One tensor per input, same shape and dtype: ``grad[j][i] ≈ ∂f/∂inputs[j][i]``.
+
+    ``f`` is called on fresh copies, so an ``f`` that changes its input in place (``x += 1``)
+    changes neither the inputs nor the next evaluation.
     """
     f = validation.named(f, "f")
     _check_tensors(inputs, h)
@@ -72,7 +75,7 @@ def numerical_grad(f: Callable[..., torch.Tensor], *inputs: torch.Tensor,
 
                 def f_i(v: float) -> float:  # f as a function of element i alone
                     flat[i] = v
-                    return _scalar(f(*xs))
+                    return _scalar(f(*[t.clone() for t in xs]))
 
                 grad[i] = central_difference(f_i, x0, h)
                 flat[i] = x0

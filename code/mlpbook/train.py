@@ -114,8 +114,41 @@ def _forward(model: nn.Module, X: Tensor, name: str = "X") -> Tensor:
     return out
 
 
+# torch's losses by the kind of target they are for (a custom loss function is not checked).
+_CLASS_SCORES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)  # (n, k) scores, k >= 2
+_ZERO_ONE = (nn.BCEWithLogitsLoss, nn.BCELoss)  # one output per row, labels 0 and 1
+_REAL = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)
+_FITTING = {"binary": "nn.BCEWithLogitsLoss()", "regression": "nn.MSELoss()",
+            "multiclass": "nn.CrossEntropyLoss()"}
+
+
+def _check_loss_fits(loss_fn: LossFn, y_hat: Tensor, task: str | None) -> None:
+    """Raise ValueError naming ``loss_fn`` when a torch loss does not fit the task or the
+    model's output: it would compute a number, but a meaningless one."""
+    name = f"loss_fn={type(loss_fn).__name__}()"
+    use = (f"; for task={task!r} use {_FITTING[task]} (the default: leave loss_fn out)"
+           if task in _FITTING else "")
+    if isinstance(loss_fn, _CLASS_SCORES):
+        if task in ("binary", "regression"):
+            raise ValueError(f"{name} compares one score per class with a class index, which "
+                             f"fits task='multiclass' (a model with k >= 2 outputs), not "
+                             f"task={task!r}{use}")
+        if y_hat.ndim != 2 or y_hat.shape[1] < 2:
+            raise ValueError(f"{name} needs one score per class, an output of shape (n, k) "
+                             f"with k >= 2, but the model outputs shape {tuple(y_hat.shape)}; "
+                             f"for two classes and one output use nn.BCEWithLogitsLoss() with "
+                             f"task='binary'")
+    elif isinstance(loss_fn, _ZERO_ONE) and task in ("multiclass", "regression"):
+        raise ValueError(f"{name} is for one output per row and labels 0 and 1 "
+                         f"(task='binary'), not task={task!r}{use}")
+    elif isinstance(loss_fn, _REAL) and task == "multiclass":
+        raise ValueError(f"{name} compares outputs with real targets, but task='multiclass' "
+                         f"has class indices{use}")
+
+
 def _loss(loss_fn: LossFn, y_hat: Tensor, y: Tensor, task: str | None = None) -> Tensor:
     """``loss_fn(y_hat, y)``, with outputs (n, 1) and targets (n,) lined up (no broadcasting)."""
+    _check_loss_fits(loss_fn, y_hat, task)
     if task != "multiclass" and y_hat.shape != y.shape:
         if y_hat.numel() != y.numel():
             raise ValueError(f"the model's output has shape {tuple(y_hat.shape)} but y has shape "

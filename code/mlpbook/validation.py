@@ -68,6 +68,20 @@ def _is_tensor(x: object) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
+def _dense(x: Any, name: str) -> None:
+    """Raise unless the tensor ``x`` is an ordinary one: dense (not sparse) and holding data
+    (not a meta tensor, which has a shape and no values)."""
+    import torch
+
+    if x.layout != torch.strided:
+        layout = str(x.layout).replace("torch.", "").replace("_", " ")
+        raise TypeError(f"{name} must be an ordinary (dense) tensor, got a {layout} tensor of "
+                        f"shape {tuple(x.shape)}; convert it with {name}.to_dense()")
+    if x.device.type == "meta":
+        raise ValueError(f"{name} must hold numbers, got a meta tensor of shape "
+                         f"{tuple(x.shape)} (a shape without values); create it on the CPU")
+
+
 def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
         return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
@@ -207,6 +221,7 @@ def tensor(x: object, name: str, *, ndim: int | Sequence[int] | None = None,
 
     if not isinstance(x, torch.Tensor):
         raise _fail(TypeError, name, "a torch tensor", x)
+    _dense(x, name)
     if x.is_complex() or (numeric and x.dtype == torch.bool):
         raise _fail(TypeError, name, "a tensor of real numbers", x)
     if floating and not x.is_floating_point():
@@ -234,6 +249,7 @@ def array(x: object, name: str, *, finite: bool = True, nonempty: bool = True) -
     import numpy as np  # only called by modules that already use numpy
 
     if _is_tensor(x):
+        _dense(x, name)
         if x.is_complex():
             raise _fail(TypeError, name, "an array or tensor of real numbers", x)
         x = x.detach().cpu().double().numpy()
