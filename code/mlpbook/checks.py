@@ -707,7 +707,8 @@ def check_answer(name: str, observed: Any, expected: Any, *, atol: float = 1e-6,
         if a.ndim == 0:
             return f"{a.item():.6g}"
         whole = a.size and np.all(a == np.round(a)) and np.all(np.abs(a) < 1e15)
-        return np.array2string(a.astype(np.int64) if whole else a, precision=6, separator=", ")
+        return np.array2string(a.astype(np.int64) if whole else a, separator=", ",
+                               formatter={"int": str, "float_kind": lambda v: f"{v:.6g}"})
 
     def body() -> CheckResult:
         hint = f"the answer is a number{' or an array of numbers' if exp.ndim else ''}"
