@@ -233,7 +233,7 @@ def report(r: dict) -> str:
         ("plain `jupyter-book build`, `execute_notebooks: force`, serial",
          lambda: fmt(r["plain_jupyter_book_force_serial"]), ""),
         ("**ratio clean / plain**", lambda: f"**{r['ratio_clean_vs_plain']:.2f}**", "≤ 0.6"),
-        (f"floor: Σ page time / {cores} cores + render",
+        (f"perfect split: Σ page time / {cores} cores + render (an estimate)",
          lambda: f"{r['floor_seconds']:.1f} s (ratio {r['floor_ratio']:.2f})", ""),
         ("render (Sphinx) part of the clean build", lambda: fmt(r["render"]), ""),
         ("no-change rebuild", lambda: f"{fmt(inc['no_change'])}, "
