@@ -718,9 +718,8 @@ def check_answer(name: str, observed: Any, expected: Any, *, atol: float = 1e-6,
         if isinstance(observed, (str, bytes)):
             return CheckResult(name, False, "the answer is text, not a number.", show(exp),
                                validation.describe(observed), "write the number without quotes")
-        if isinstance(observed, Tensor) and (observed.layout != torch.strided
-                                             or observed.is_meta):
-            return CheckResult(name, False, "the answer is a sparse or meta tensor.", show(exp),
+        if unusual := validation.unusual_tensor(observed):
+            return CheckResult(name, False, f"the answer is {unusual}.", show(exp),
                                validation.describe(observed),
                                "pass an ordinary tensor (x.to_dense()), a number or a list")
         try:

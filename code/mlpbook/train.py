@@ -118,16 +118,14 @@ def _forward(model: nn.Module, X: Tensor, name: str = "X") -> Tensor:
 _CLASS_SCORES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)  # (n, k) scores, k >= 2
 _ZERO_ONE = (nn.BCEWithLogitsLoss, nn.BCELoss)  # one output per row, labels 0 and 1
 _REAL = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)
-_FITTING = {"binary": "nn.BCEWithLogitsLoss()", "regression": "nn.MSELoss()",
-            "multiclass": "nn.CrossEntropyLoss()"}
 
 
 def _check_loss_fits(loss_fn: LossFn, y_hat: Tensor, task: str | None) -> None:
     """Raise ValueError naming ``loss_fn`` when a torch loss does not fit the task or the
     model's output: it would compute a number, but a meaningless one."""
     name = f"loss_fn={type(loss_fn).__name__}()"
-    use = (f"; for task={task!r} use {_FITTING[task]} (the default: leave loss_fn out)"
-           if task in _FITTING else "")
+    use = (f"; for task={task!r} use nn.{type(_default_loss(task)).__name__}() (the default: "
+           f"leave loss_fn out)" if task in TASKS else "")
     if isinstance(loss_fn, _CLASS_SCORES):
         if task in ("binary", "regression"):
             raise ValueError(f"{name} compares one score per class with a class index, which "

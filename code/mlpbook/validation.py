@@ -19,7 +19,7 @@ from typing import Any
 __all__ = [
     "describe", "number", "integer", "boolean", "text", "one_of", "function", "seed",
     "sequence", "tensor", "array", "module", "float_dtype", "axes", "SEED_MAX", "named",
-    "add_note",
+    "add_note", "unusual_tensor",
 ]
 
 #: Largest seed accepted everywhere (NumPy's legacy ``np.random.seed`` stops at 2**32 - 1).
@@ -68,18 +68,27 @@ def _is_tensor(x: object) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
+def unusual_tensor(x: object) -> str | None:
+    """What makes ``x`` a tensor without ordinary values ("a sparse coo tensor", "a meta
+    tensor"), or None for anything else (a dense tensor, or not a tensor at all)."""
+    if not _is_tensor(x):
+        return None
+    layout = str(x.layout).replace("torch.", "")
+    if layout != "strided":
+        return f"a {layout.replace('_', ' ')} tensor"
+    return "a meta tensor" if x.device.type == "meta" else None
+
+
 def _dense(x: Any, name: str) -> None:
     """Raise unless the tensor ``x`` is an ordinary one: dense (not sparse) and holding data
     (not a meta tensor, which has a shape and no values)."""
-    import torch
-
-    if x.layout != torch.strided:
-        layout = str(x.layout).replace("torch.", "").replace("_", " ")
-        raise TypeError(f"{name} must be an ordinary (dense) tensor, got a {layout} tensor of "
-                        f"shape {tuple(x.shape)}; convert it with {name}.to_dense()")
-    if x.device.type == "meta":
+    kind = unusual_tensor(x)
+    if kind == "a meta tensor":
         raise ValueError(f"{name} must hold numbers, got a meta tensor of shape "
                          f"{tuple(x.shape)} (a shape without values); create it on the CPU")
+    if kind:
+        raise TypeError(f"{name} must be an ordinary (dense) tensor, got {kind} of "
+                        f"shape {tuple(x.shape)}; convert it with {name}.to_dense()")
 
 
 def _bounds(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
