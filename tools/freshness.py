@@ -341,10 +341,7 @@ def site_digest(root: Path) -> str:
     pages = {p.path for p in book_pages(root)}
     files = {path for pattern in SITE_INPUTS for path in root.glob(pattern)
              if path.is_file() and path not in pages and "__pycache__" not in path.parts}
-    h = hashlib.sha256()
-    for path in sorted(files):
-        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+    return _digest_files(list(files), root)
 
 
 def render_keys(root: Path, stamps: Stamps) -> dict[str, str]:
