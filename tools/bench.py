@@ -11,9 +11,11 @@ Usage: python tools/bench.py [--runs 3] [--no-readme]
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -25,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yaml  # noqa: E402
-from pages import book_pages, copy_repo, jupyter_book, read_report  # noqa: E402
+from pages import book_pages, copy_repo, cpu_name, jupyter_book, read_report  # noqa: E402
 from readme import update_readme  # noqa: E402
 from weight import page_weights  # noqa: E402
 
@@ -142,14 +144,7 @@ def bench_pages(tmp: Path, runs: int) -> dict[str, dict]:
 
 def machine() -> dict:
     """The machine the figures were measured on."""
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name(platform.processor())
     import torch
 
     return {"cores": CORES, "cpu": cpu, "python": platform.python_version(),
@@ -277,9 +272,6 @@ def report(r: dict) -> str:
 def bench_grading(built: Path, tmp: Path, n: int = 100) -> dict:
     """``make grade`` on a class of ``n`` lab notebooks: half the instructor's (solved), half the
     student's untouched, both as the build of ``built`` wrote them."""
-    import csv
-
-    sys.path.insert(0, str(ROOT / "tools"))
     from grade import read_lab
 
     lab, folder = read_lab(), tmp / "class"
@@ -288,8 +280,6 @@ def bench_grading(built: Path, tmp: Path, n: int = 100) -> dict:
     untouched = (built / "_build" / "html" / "notebooks" / "lab.ipynb").read_bytes()
     for i in range(n):
         (folder / f"student-{i:03d}.ipynb").write_bytes(solved if i % 2 == 0 else untouched)
-    import resource
-
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds = timed([sys.executable, str(ROOT / "tools" / "grade.py"), str(folder),
                      "--jobs", str(CORES)], ROOT)

@@ -419,12 +419,11 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
         elif e["event"] == "grader-error":
             g.notes.append(f"the grader failed: {e.get('error')}")
     ended = None
+    where = f" while running cell {running + 1}" if running is not None else ""
     if any(e["event"] == "timeout" for e in events):
-        where = f" while running cell {running + 1}" if running is not None else ""
         ended = f"stopped at the notebook's time limit{where}"
     elif any(e["event"] == "exit" for e in events):
         code = next(e["code"] for e in events if e["event"] == "exit")
-        where = f" while running cell {running + 1}" if running is not None else ""
         ended = f"the notebook ended the grader's process (exit code {code}){where}"
     if ended:
         g.notes.append(ended)

@@ -9,7 +9,7 @@ cross), so they read on the light and the dark theme; a browser without colour-f
 the base glyph instead, a box with a tick-shaped hole and a cross, in the text colour.
 
 The font is committed; run ``python tools/marks_font.py`` to regenerate it (deterministic: the
-same bytes each time). tests/test_phone.py checks that the committed file is what this writes.
+same bytes each time). tests/test_reader_assets.py checks that the committed file is what this writes.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pages import REPORT, book_pages, copy_repo, read_report  # noqa: E402
+from pages import REPORT, book_pages, copy_repo, cpu_name, read_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path("code") / "mlpbook"
@@ -1211,13 +1211,7 @@ FAST = {
 
 
 def _machine() -> str:
-    cpu = "an unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{os.cpu_count()} cores ({cpu})"
+    return f"{os.cpu_count()} cores ({cpu_name()})"
 
 
 def main(argv: list[str] | None = None) -> int:

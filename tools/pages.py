@@ -147,3 +147,13 @@ def jupyter_book(root: Path, *args: str, env: dict[str, str] | None = None,
     finally:
         proc.stdout.close()
     return subprocess.CompletedProcess(cmd, code, "".join(lines), "")
+
+
+def cpu_name(default: str = "an unknown CPU") -> str:
+    """The CPU's model name from /proc/cpuinfo (``default`` where there is none), for the
+    machine line of the benchmark and mutation reports."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return default
