@@ -34,10 +34,12 @@ def build_command(root: Path, *args: str) -> list[str]:
 BUILD_ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def run_build(root: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-    """Run tools/build.py on ``root``; a build that hangs fails the test after ``timeout`` s."""
+def run_build(root: Path, *args: str, timeout: float = 1800,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run tools/build.py on ``root`` (``env`` added to the environment); a build that hangs
+    fails the test after ``timeout`` s."""
     return subprocess.run(build_command(root, *args), cwd=root, capture_output=True, text=True,
-                          env=BUILD_ENV, timeout=timeout)
+                          env={**BUILD_ENV, **(env or {})}, timeout=timeout)
 
 
 PAGE_HEADER = """---

@@ -69,7 +69,6 @@ class Device:
 DESKTOP = Device("desktop", 1280, 900)
 PHONES = (Device("phone-360", 360, 740, touch=True), Device("phone-390", 390, 844, touch=True))
 DEVICES = {d.name: d for d in (DESKTOP, *PHONES)}
-VIEWPORT = {"width": DESKTOP.width, "height": DESKTOP.height}
 # Phone visits: both widths in light mode, the common one in dark mode too.
 PHONE_VISITS = [("phone-360", "light"), ("phone-390", "light"), ("phone-390", "dark")]
 # axe-core (seconds a page) runs on the desktop in both themes and on the 390 px phone in light

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,16 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_repo
+from conftest import ROOT, copy_repo, run_build
 
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
 from editions import page_cells, solution_spans, solution_texts, strip_solutions  # noqa: E402
 
 LAB = ROOT / "book" / "lab.md"
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def _key(text: str) -> str:
@@ -188,9 +183,7 @@ def test_lab_has_solutions_to_look_for() -> None:
 
 
 def _build(root: Path, edition: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "SOLUTIONS": edition}
-    return subprocess.run([sys.executable, str(root / "tools" / "build.py"), "--root", str(root)],
-                          cwd=root, capture_output=True, text=True, env=env)
+    return run_build(root, env={"SOLUTIONS": edition})
 
 
 def _site(root: Path) -> dict:

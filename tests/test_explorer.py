@@ -14,15 +14,12 @@
   the notebooks' setup cell displays, and its HTML runs in Chromium with no request.
 
 Reused from ``tests/browsing.py`` by import: the ``site`` fixture (the built site served on
-127.0.0.1), finding Chromium and its flags, axe-core. The browser itself is this module's own, on
-a thread of its own: Playwright's sync API allows one instance per thread, and test_browser's
-session-wide browser may be running in the main thread.
+127.0.0.1), the session's one Chromium (``browser``) and axe-core.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 import inspect
 import json
 import math
@@ -33,13 +30,13 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import ROOT, SITE_ROOT
-from browsing import CHROMIUM_ARGS, axe_script, chromium_executable
+from browsing import axe_script, browser  # noqa: F401 (browser: the session's Chromium)
 from browsing import site  # noqa: F401 (the built site on 127.0.0.1: a fixture)
 from test_browser import SERIOUS
 
@@ -131,71 +128,15 @@ def fd_reference(spec: dict, x: list[float], leaf: int) -> float:
     return central_difference(f, x[leaf], spec["h"])
 
 
-# --- Chromium on a thread of its own ------------------------------------------------------------
-# Playwright's sync API allows one instance per thread, and tests/test_browser.py's session-wide
-# browser may be running in the main thread: this module's browser lives on its own thread, and
-# each browser test's body runs there (@in_chromium).
-
-class Chromium:
-    """One headless Chromium on a dedicated thread; ``run(fn, ...)`` calls ``fn`` there."""
-
-    def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="explorer-chromium")
-        self.playwright = self.browser = None
-
-    def _start(self) -> None:
-        from playwright.sync_api import sync_playwright
-
-        executable = chromium_executable()
-        self.playwright = sync_playwright().start()
-        self.browser = self.playwright.chromium.launch(executable_path=executable,
-                                                       args=CHROMIUM_ARGS, headless=True)
-
-    def run(self, fn, *args, **kwargs):
-        def task():
-            if self.browser is None:
-                self._start()
-            return fn(*args, **kwargs)
-        return self.pool.submit(task).result()
-
-    def close(self) -> None:
-        def stop():
-            if self.browser is not None:
-                self.browser.close()
-                self.playwright.stop()
-        self.pool.submit(stop).result()
-        self.pool.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """The module's Chromium (a ``Chromium``; inside an @in_chromium test: its Browser)."""
-    chromium = Chromium()
-    yield chromium
-    chromium.close()
-
-
-def in_chromium(test):
-    """Run the test's body on the Chromium thread, with ``browser`` the Playwright Browser."""
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        chromium = kwargs["browser"]
-        return chromium.run(lambda: test(*args, **{**kwargs, "browser": chromium.browser}))
-    return wrapper
-
-
 @pytest.fixture(scope="module")
 def blank(browser):
-    """A blank page with explorer.js loaded (nothing mounted); use it in @in_chromium tests."""
-    def start():
-        page = browser.browser.new_page()
-        errors = watch(page)
-        page.set_content("<!doctype html><html><body></body></html>")
-        page.add_script_tag(content=SCRIPT.read_text(encoding="utf-8"))
-        return page, errors
-    page, errors = browser.run(start)
+    """A blank page with explorer.js loaded (nothing mounted)."""
+    page = browser.new_page()
+    errors = watch(page)
+    page.set_content("<!doctype html><html><body></body></html>")
+    page.add_script_tag(content=SCRIPT.read_text(encoding="utf-8"))
     yield page
-    browser.run(page.close)
+    page.close()
     assert not errors, errors
 
 
@@ -246,7 +187,6 @@ def leaf_values(root: Value, rng: random.Random, low: float, high: float, n: int
 
 
 @pytest.mark.browser
-@in_chromium
 def test_script_has_a_rule_for_every_engine_op(browser, blank) -> None:
     ops = engine_ops()
     assert {"+", "*", "tanh"} <= set(ops), f"the op list read from the engine looks wrong: {ops}"
@@ -256,7 +196,6 @@ def test_script_has_a_rule_for_every_engine_op(browser, blank) -> None:
 
 
 @pytest.mark.browser
-@in_chromium
 def test_page_graph_matches_engine_on_a_seeded_grid(browser, blank) -> None:
     """L = tanh(a·b + c)·f: a grid over the sliders' range (tanh saturated and not, zeros,
     both signs) and seeded random points; every node's value and grad, every leaf's f.d."""
@@ -283,7 +222,6 @@ GRAPHS = {  # name: (function of leaves x, y, the range of x, the range of y)
 
 @pytest.mark.browser
 @pytest.mark.parametrize("name", list(GRAPHS))
-@in_chromium
 def test_every_engine_op_matches_engine(browser, blank, name: str) -> None:
     fn, xr, yr = GRAPHS[name]
     x, y = Value(1.0, label="x"), Value(1.0, label="y")
@@ -311,7 +249,6 @@ def test_graphs_cover_every_engine_op() -> None:
 
 
 @pytest.mark.browser
-@in_chromium
 def test_script_reports_domain_errors_instead_of_nan(browser) -> None:
     """log of a negative number: the widget says so, shows no number, logs no console error."""
     x = Value(2.0, label="x")
@@ -353,7 +290,6 @@ def test_script_within_30_kb() -> None:
 
 
 @pytest.mark.browser
-@in_chromium
 def test_labels_cannot_break_out_of_the_page(browser) -> None:
     """A label is data: '</script>' in it neither ends the script nor runs anything."""
     evil = "</script><script>window.pwned = 1</script><b>&amp;"
@@ -470,7 +406,6 @@ def page_root_id(page) -> str:
 
 @pytest.mark.book
 @pytest.mark.browser
-@in_chromium
 def test_page_shows_its_own_graph_traced_by_the_engine(browser, site: str) -> None:
     """In the chain-rule section; the spec is the engine's trace of the page's L, and every value
     shown is the engine's."""
@@ -496,7 +431,6 @@ def test_page_shows_its_own_graph_traced_by_the_engine(browser, site: str) -> No
 
 @pytest.mark.book
 @pytest.mark.browser
-@in_chromium
 def test_inputs_update_every_value(browser, site: str) -> None:
     """Typed values (seeded) and the slider's arrow keys: every node's value is the engine's."""
     page, problems, context = open_page(browser, site)
@@ -530,7 +464,6 @@ def test_inputs_update_every_value(browser, site: str) -> None:
 
 @pytest.mark.book
 @pytest.mark.browser
-@in_chromium
 def test_stepping_backward_node_by_node(browser, site: str) -> None:
     """Each Step highlights the next node in reverse topological order, fills in exactly its
     gradient (the engine's), and shows its local rule with the numbers substituted."""
@@ -570,7 +503,6 @@ def test_stepping_backward_node_by_node(browser, site: str) -> None:
 
 @pytest.mark.book
 @pytest.mark.browser
-@in_chromium
 def test_whole_pass_by_keyboard_only(browser, site: str) -> None:
     """Tab to the explorer, change an input with the arrows and one by typing, Enter through every
     step, Reset, Run all and the finite-difference toggle: no mouse."""
@@ -657,7 +589,6 @@ LAYOUT_JS = """() => {
 @pytest.mark.browser
 @pytest.mark.parametrize("width", list(WIDTHS))
 @pytest.mark.parametrize("theme", ["light", "dark"])
-@in_chromium
 def test_readable_accessible_and_within_the_screen(browser, site: str, theme: str,
                                                   width: str) -> None:
     """Stepped halfway with finite differences on (every state on screen): axe finds nothing
@@ -695,7 +626,6 @@ def test_readable_accessible_and_within_the_screen(browser, site: str, theme: st
 
 @pytest.mark.book
 @pytest.mark.browser
-@in_chromium
 def test_layout_holds_with_long_numbers(browser, site: str) -> None:
     """A large input widens the boxes but never flips the layout or spills text out of a box."""
     page, problems, context = open_page(browser, site)
@@ -714,7 +644,6 @@ def test_layout_holds_with_long_numbers(browser, site: str) -> None:
 
 @pytest.mark.book
 @pytest.mark.browser
-@in_chromium
 def test_without_javascript_the_static_figures_remain(browser, site: str) -> None:
     page, problems, context = open_page(browser, site, js=False)
     try:
@@ -749,7 +678,6 @@ print(mlpbook.__file__)
 
 @pytest.mark.book
 @pytest.mark.browser
-@in_chromium
 def test_explore_displays_in_colab_sim(browser, built_book: Path, tmp_path: Path) -> None:
     """The notebooks' setup cell installs mlpbook (package data included) in a Colab-like
     virtualenv; explore() displays there; its HTML, opened offline, runs: every value is the

@@ -57,4 +57,4 @@ def format_value(bundle: dict[str, str], fmt_spec: str = "") -> str:
     text = bundle.get("text/plain")
     if text is None:
         raise LookupError(f"no text/plain in the glued value (has {sorted(bundle)})")
-    return format_plain_text(text, fmt_spec) if fmt_spec else format_plain_text(text, "s")
+    return format_plain_text(text, fmt_spec)

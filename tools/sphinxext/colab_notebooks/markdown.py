@@ -267,8 +267,7 @@ class MystToMarkdown:
         if name in ("numref", "ref"):
             t = self.refs.labels.get(target)
             if t is None and target in self.refs.removed:
-                return paren + self.removed_ref(name, text, self.refs.removed[target],
-                                                target) + close
+                return paren + self.removed_ref(text, self.refs.removed[target], target) + close
             if t is None:
                 return paren + self.problem(f"unknown label {target!r}", text or target) + close
             if name == "numref" or (t.kind in NUMBERED_REFS and t.number and not text):
@@ -298,7 +297,7 @@ class MystToMarkdown:
         # code-ish roles (py:func, code, file, command, ...): the name in code font
         return f"{paren}`{text or target}`{close}"
 
-    def removed_ref(self, role: str, text: str | None, t: Target, label: str) -> str:
+    def removed_ref(self, text: str | None, t: Target, label: str) -> str:
         """A reference to what the site's edition removed: where it is in the notebook."""
         noun = REMOVED_NOUNS.get(t.kind)
         if text and not re.search(r"\{number\}|%s", text):

@@ -202,7 +202,7 @@ def page_notebooks(page: Path, converter: MystToMarkdown, setup: str,
             continue
         if cell.cell_type != "markdown":
             continue
-        text = re.sub(r"\n{3,}", "\n\n", converter.convert(cell.source)).strip()
+        text = converter.convert(cell.source).strip()
         if text:
             for notebook in (instructor,) if in_solution else (student, instructor):
                 notebook.append(nbformat.v4.new_markdown_cell(text))
