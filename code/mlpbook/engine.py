@@ -222,6 +222,8 @@ def _check_prev(prev: object) -> tuple[Value, ...]:
 
 def _check_data(data: object, op: str, prev: tuple[Value, ...]) -> float:
     """Return ``data`` as a float; an operation whose result overflows names itself."""
+    if type(data) is float and math.isfinite(data):  # the usual case, checked fast
+        return data
     if op and isinstance(data, float) and not math.isfinite(data):
         inputs = ", ".join(f"{p.data:g}" for p in prev)
         raise ValueError(f"the result of {op!r} on ({inputs}) is {data}: it overflows float64 "
@@ -240,6 +242,8 @@ def _power(x: float, p: float) -> float:
 def _check_grads(order: list[Value], grad: float) -> None:
     """Raise ValueError if backpropagation made a gradient overflow to inf (or nan)."""
     for node in order:
+        if type(node.grad) is float:  # the usual case, checked fast
+            continue
         if isinstance(node.grad, bool) or not isinstance(node.grad, numbers.Real):
             raise TypeError(f"after backward, the grad of the Value with data {node.data:g} is "
                             f"{validation.describe(node.grad)}, not a number: every _backward "

@@ -123,14 +123,16 @@ _REAL = (nn.MSELoss, nn.L1Loss, nn.SmoothL1Loss, nn.HuberLoss)
 def _check_loss_fits(loss_fn: LossFn, y_hat: Tensor, task: str | None) -> None:
     """Raise ValueError naming ``loss_fn`` when a torch loss does not fit the task or the
     model's output: it would compute a number, but a meaningless one."""
+    def use() -> str:  # built only for an error: _loss runs this on every batch
+        return (f"; for task={task!r} use nn.{type(_default_loss(task)).__name__}() (the "
+                f"default: leave loss_fn out)" if task in TASKS else "")
+
     name = f"loss_fn={type(loss_fn).__name__}()"
-    use = (f"; for task={task!r} use nn.{type(_default_loss(task)).__name__}() (the default: "
-           f"leave loss_fn out)" if task in TASKS else "")
     if isinstance(loss_fn, _CLASS_SCORES):
         if task in ("binary", "regression"):
             raise ValueError(f"{name} compares one score per class with a class index, which "
                              f"fits task='multiclass' (a model with k >= 2 outputs), not "
-                             f"task={task!r}{use}")
+                             f"task={task!r}{use()}")
         if y_hat.ndim != 2 or y_hat.shape[1] < 2:
             raise ValueError(f"{name} needs one score per class, an output of shape (n, k) "
                              f"with k >= 2, but the model outputs shape {tuple(y_hat.shape)}; "
@@ -138,10 +140,10 @@ def _check_loss_fits(loss_fn: LossFn, y_hat: Tensor, task: str | None) -> None:
                              f"task='binary'")
     elif isinstance(loss_fn, _ZERO_ONE) and task in ("multiclass", "regression"):
         raise ValueError(f"{name} is for one output per row and labels 0 and 1 "
-                         f"(task='binary'), not task={task!r}{use}")
+                         f"(task='binary'), not task={task!r}{use()}")
     elif isinstance(loss_fn, _REAL) and task == "multiclass":
         raise ValueError(f"{name} compares outputs with real targets, but task='multiclass' "
-                         f"has class indices{use}")
+                         f"has class indices{use()}")
 
 
 def _loss(loss_fn: LossFn, y_hat: Tensor, y: Tensor, task: str | None = None) -> Tensor:
@@ -209,7 +211,7 @@ def evaluate(model: nn.Module, X: Tensor, y: Tensor, loss_fn: LossFn) -> float:
     model.eval()
     with torch.no_grad():
         y_hat = _forward(model, X)
-        task = "multiclass" if isinstance(loss_fn, nn.CrossEntropyLoss) else None
+        task = "multiclass" if isinstance(loss_fn, _CLASS_SCORES) else None
         loss = _loss(loss_fn, y_hat, y, task).item()
     if not math.isfinite(loss):
         raise ValueError(f"the loss is {loss}: the model's output on X is not finite, or "
