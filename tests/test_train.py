@@ -188,3 +188,13 @@ def test_sparse_or_meta_X_is_named(make, exc, match) -> None:
     X, y = two_moons(40, seed=0)
     with pytest.raises(exc, match=match):
         train(make_mlp(2, [4], 1, seed=0), make(X), y, n_epochs=2)
+
+
+def test_evaluate_takes_every_class_score_loss() -> None:
+    """NLLLoss on log-probabilities is a multiclass loss like CrossEntropyLoss (it once fell
+    through to the one-output path and was refused)."""
+    X, y = torch.randn(10, 2, generator=torch.Generator().manual_seed(0)), torch.arange(10) % 3
+    model = nn.Sequential(make_mlp(2, [4], 3, seed=0), nn.LogSoftmax(dim=1))
+    with torch.no_grad():
+        want = nn.NLLLoss()(model(X), y).item()
+    assert abs(evaluate(model, X, y, nn.NLLLoss()) - want) <= 1e-6
