@@ -261,6 +261,8 @@ def test_a_corrupt_cache_is_repaired(tmp_path: Path) -> None:
     faults = {
         "truncated notebook": (lambda: truncate(notebook_of("t-a")), ["book/t-a"], "do not match their stamp"),
         "deleted notebook": (lambda: notebook_of("t-b").unlink(), ["book/t-b"], "are missing"),
+        "deleted entry folder": (lambda: shutil.rmtree(notebook_of("t-a").parent), ["book/t-a"],
+                                 "are missing"),
         "empty database": (lambda: (cache_dir / "global.db").write_bytes(b""),
                            ["book/t-a", "book/t-b", "book/t-c"], "database"),
         "truncated stamps": (lambda: truncate(root / freshness.STAMPS),
@@ -276,6 +278,71 @@ def test_a_corrupt_cache_is_repaired(tmp_path: Path) -> None:
         assert report["executed"] == expected, fault
         assert "probe 1" in html(root, "t-a") and "probe 1" in html(root, "t-b"), fault
         # (each next fault's build executes exactly what that fault needs: nothing was left over)
+    again = build_ok(root, "--execute-only")
+    assert again["executed"] == [] and again["repaired"] == []
+
+
+EDITS = ("prose edit on every page", "code edit, then undone")  # no edit: the test above
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_cache_damage_then_edit_is_repaired(tmp_path: Path, edit: str) -> None:
+    """Each kind of cache damage, then an edit, then a build: the damage is said in one line
+    (over the builds of the edit), discarded, and every build succeeds. A notebook file deleted
+    from its entry folder used to stop the next build after a prose edit with jupyter-cache's
+    FileExistsError: the page had to be stored again under the same key, whose folder remained."""
+    import freshness
+
+    root = probe_book(tmp_path / "repo")
+    build_ok(root, "--execute-only")
+    cache_dir = root / pages.CACHE
+    book = root / "book"
+
+    def notebook_of(name: str) -> Path:
+        cache = freshness.open_cache(root)
+        found = freshness.cached_notebook_path(cache, pages.Page(f"book/{name}", book / f"{name}.md"))
+        assert found is not None, name
+        return found[1]
+
+    def truncate(path: Path) -> None:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    faults = {
+        "truncated notebook": (lambda: truncate(notebook_of("t-a")), "do not match their stamp"),
+        "deleted notebook": (lambda: notebook_of("t-b").unlink(), "are missing"),
+        "deleted entry folder": (lambda: shutil.rmtree(notebook_of("t-a").parent), "are missing"),
+        "empty database": (lambda: (cache_dir / "global.db").write_bytes(b""), "database"),
+        "truncated stamps": (lambda: truncate(root / freshness.STAMPS), "stamps"),
+    }
+
+    def edit_steps() -> list:
+        """The edit, as one or more changes of the pages, each followed by a build."""
+        if edit == "prose edit on every page":
+            return [lambda: [p.write_text(p.read_text() + "\n") for p in book.glob("*.md")]]
+        originals = {n: (book / f"{n}.md").read_text() for n in ("t-a", "t-b")}
+
+        def change() -> None:
+            for name, text in originals.items():
+                (book / f"{name}.md").write_text(text.replace("print('probe'", "# edited\nprint('probe'"))
+
+        def undo() -> None:
+            for name, text in originals.items():
+                (book / f"{name}.md").write_text(text)
+        return [change, undo]
+
+    for fault, (inject, said) in faults.items():
+        inject()
+        repaired: list[str] = []
+        for step in edit_steps():
+            step()
+            result = run_build(root, "--execute-only", timeout=600)
+            assert result.returncode == 0, f"{fault}, {edit}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            repaired += exec_report(root)["repaired"]
+            assert result.stdout.count("[build] repaired:") == len(exec_report(root)["repaired"])
+        assert len(repaired) == 1 and said in repaired[0], (fault, edit, repaired)
+    report = build_ok(root)
+    assert report["repaired"] == [], report
+    assert "probe 1" in html(root, "t-a") and "probe 1" in html(root, "t-b")
     again = build_ok(root, "--execute-only")
     assert again["executed"] == [] and again["repaired"] == []
 

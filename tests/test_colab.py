@@ -254,11 +254,16 @@ def refs(site: str = "https://o.github.io/r/") -> References:
                    "eq-a": Target("book/a", "equation-eq-a", "", "1.1", "(%s)", "displaymath")},
         titles={"book/a": "Page A", "book/b": "Page B"},
         glue={"book/a": {"loss": {"text/plain": "0.123456"}, "n": {"text/plain": "12345"},
-                         "best": {"text/plain": "'width 2, depth 1'"}},
+                         "best": {"text/plain": "'width 2, depth 1'"},
+                         "plot": {"image/svg+xml": SVG, "text/plain": "<Figure size 440x300>"}},
               "book/b": {"acc": {"text/plain": "97.4"}}},
         bib={"rumelhart1986": ("Rumelhart et al.", "1986")},
         site=site,
     )
+
+
+SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+SVG_URI = "data:image/svg+xml;base64," + __import__("base64").b64encode(SVG.encode()).decode()
 
 
 def convert(text: str, site: str = "https://o.github.io/r/") -> tuple[str, list[str]]:
@@ -288,6 +293,26 @@ def test_converter_inline(myst: str, markdown: str) -> None:
     out, problems = convert(myst)
     assert out == markdown
     assert problems == []
+
+
+def test_converter_shows_a_glued_figure_as_the_figure() -> None:
+    """``{glue:figure}`` (and ``{glue}`` of a figure) show the executed figure itself, with the
+    site's number and caption, never the glue key (layer-backprop's vanishing-gradient figure
+    used to read "the figure `layer_fig_vanishing` is drawn by the code above")."""
+    out, problems = convert("""\
+        ````{glue:figure} plot
+        :name: fig-a
+        :alt: A black square.
+
+        Own caption, with {glue:text}`n:,` points.
+        ````
+        """)
+    assert problems == []
+    assert out.strip() == f"![A black square.]({SVG_URI})\n\n**Fig. 1.3.** Own caption, with 12,345 points."
+    out, problems = convert("inline {glue}`plot`\n\n```{glue} plot\n```\n")
+    assert problems == [] and out.count(SVG_URI) == 2 and "plot" not in out.replace(SVG_URI, "")
+    out, problems = convert("```{glue:figure} loss\n:name: fig-a\n\nNot a figure.\n```")
+    assert problems and "not a figure" in problems[0]
 
 
 def test_converter_without_a_site_links_nothing() -> None:
@@ -715,7 +740,15 @@ def test_no_build_plumbing_in_notebooks(built_book: Path) -> None:
 
 
 def glue_keys(page) -> set[str]:
-    return set(re.findall(r"\{glue(?::\w+)?\}`(?:[\w./-]+::)?(\w+)", page.text))
+    """Every key the page glues into its text: roles and directives (``{glue:figure}``...)."""
+    roles = re.findall(r"\{glue(?::\w+)?\}`(?:[\w./-]+::)?(\w+)", page.text)
+    directives = re.findall(r"^\s*[`:]{3,}\{glue(?::\w+)?\}[ \t]+(?:[\w./-]+::)?(\w+)", page.text, re.M)
+    return set(roles + directives)
+
+
+def glued_figures(page) -> list[str]:
+    """The keys of the figures the page glues into its text, in order."""
+    return re.findall(r"^\s*[`:]{3,}\{glue:figure\}[ \t]+(\w+)", page.text, re.M)
 
 
 @pytest.mark.book
@@ -736,6 +769,10 @@ def test_notebooks_show_glued_values_not_keys(built_book: Path) -> None:
             prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
             keys = [k for k in glue_keys(page) if re.search(rf"\b{k}\b", prose)]
             assert not keys, f"{page.slug} ({who}): glue keys in the notebook's text: {keys}"
+            figures = re.findall(r"!\[[^\]]*\]\(data:image/[\w+.-]+;base64,", prose)
+            shown = [k for k in glued_figures(page)
+                     if who == "instructor" or not gated or not _in_solution(page.text, k)]
+            assert len(figures) == len(shown), f"{page.slug} ({who}): {len(shown)} glued figures, {len(figures)} shown"
             values = [s.get_text() for s in spans if who == "instructor" or not gated
                       or s.find_parent(class_="solution") is None]
             at = 0
@@ -743,6 +780,10 @@ def test_notebooks_show_glued_values_not_keys(built_book: Path) -> None:
                 found = prose.find(value, at)
                 assert found >= 0, f"{page.slug} ({who}): {value!r} missing after {prose[at - 80:at]!r}"
                 at = found + len(value)
+
+
+def _in_solution(text: str, key: str) -> bool:
+    return any(re.search(rf"\{{glue:figure\}}[ \t]+{key}\b", b) for b in solution_blocks(text))
 
 
 def solution_blocks(text: str, *, hidden_cells: bool = True) -> list[str]:

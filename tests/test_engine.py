@@ -223,6 +223,14 @@ def test_bad_operands_and_domains():
         Value(10.0) ** 400
     with pytest.raises(ValueError, match="grad"):
         (Value(3.0) * Value(4.0)).backward(1e308)
+    # the forward pass fits (1e300), the local derivative -3 * x ** -4 does not: named, not a raw
+    # OverflowError from inside _backward
+    with pytest.raises(ValueError, match=r"backward pass of '\*\*-3' overflows float64 at "
+                                         r"x = 1e-100: .* x \*\* -4"):
+        (Value(1e-100) ** -3).backward()
+    zero = Value(0.0)
+    (zero ** 0).backward()  # a constant: d(x ** 0)/dx = 0, even at x = 0 (not 0.0 ** -1)
+    assert zero.grad == 0.0
     with pytest.raises(ValueError, match="division by zero"):  # also a ZeroDivisionError
         Value(1.0) / 0
     with pytest.raises(TypeError, match="_prev"):

@@ -68,6 +68,23 @@ def test_plot_activations_draws_every_registered_activation() -> None:
             plot.plot_activations(names=bad)
 
 
+def test_plot_activations_on_the_axes_plt_subplots_gives() -> None:
+    """``fig, axes = plt.subplots(1, 2)`` (an array of Axes) is the ordinary way to pass two."""
+    for shape in [(1, 2), (2, 1)]:
+        fig, axes = plt.subplots(*shape)
+        assert plot.plot_activations(ax=axes) is fig
+        assert all(_labels(a) for a in fig.axes[:1])
+        plt.close(fig)
+    fig, axes = plt.subplots(1, 2, squeeze=False)  # shape (1, 2): two Axes all the same
+    assert plot.plot_activations(ax=axes) is fig
+    fig, axes = plt.subplots(1, 3)
+    with pytest.raises(TypeError, match=r"ax must be None or two matplotlib Axes .*array"):
+        plot.plot_activations(ax=axes)
+    with pytest.raises(TypeError, match="ax must be"):
+        plot.plot_activations(ax=[axes[0], "not an Axes"])
+    plt.close("all")
+
+
 def test_plot_decision_boundary_binary_and_given_ax() -> None:
     X, y = two_moons(60, seed=0)
     model = MLP(2, [8], 1, seed=0)

@@ -195,8 +195,7 @@ def open_cache(root: Path, say: Say = _quiet):
 
     cache = get_cache(str(root / CACHE))
     try:
-        cache.list_cache_records()
-        return cache
+        records = cache.list_cache_records()
     except Exception as exc:  # noqa: BLE001  (jupyter-cache wraps sqlite's errors in RuntimeError)
         while exc.__cause__ is not None:
             exc = exc.__cause__
@@ -204,9 +203,38 @@ def open_cache(root: Path, say: Say = _quiet):
         say(f"the execution cache database {CACHE_DB} is unreadable ({reason}): discarded, "
             "every page is re-executed")
         cache.db.dispose()
-    with no_interrupt():
-        _discard_cache_db(root)
-    return get_cache(str(root / CACHE))
+        with no_interrupt():
+            _discard_cache_db(root)
+        return get_cache(str(root / CACHE))
+    _discard_hollow_entries(cache, records, say)
+    return cache
+
+
+def _discard_hollow_entries(cache, records, say: Say) -> None:
+    """Discard every entry folder of the cache that has lost its notebook file.
+
+    jupyter-cache cannot store a notebook again under the key of such a folder (its ``mkdir``
+    raises FileExistsError), whether or not the page was edited since: so the folder goes now,
+    with its record if it has one, before anything decides what to execute.
+    """
+    folder = Path(cache.path) / CACHE_NOTEBOOKS
+    if not folder.is_dir():
+        return
+    by_key = {record.hashkey: record for record in records}
+    for entry in sorted(folder.iterdir()):
+        if not entry.is_dir() or (entry / "base.ipynb").is_file():
+            continue
+        record = by_key.get(entry.name)
+        what = f"of {record.uri}" if record is not None else f"in {CACHE_NOTEBOOKS}/{entry.name}"
+        what = what.replace(str(Path(cache.path).parent.parent) + "/", "")
+        say(f"the cached outputs {what} are missing (its folder has no notebook file): "
+            "entry discarded, the page is re-executed")
+        with no_interrupt():
+            if record is not None:
+                from jupyter_cache.cache.db import NbCacheRecord
+
+                NbCacheRecord.remove_records([record.pk], cache.db)
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def read_notebook(path: Path):
@@ -247,11 +275,15 @@ def _sound_notebook(path: Path) -> bool:
         return False
 
 
-def cache_problem(cache, page: Page, stamp: dict, stamps: Stamps, say: Say = _quiet) -> str | None:
+def cache_problem(cache, page: Page, stamp: dict, stamps: Stamps, say: Say = _quiet, *,
+                  inputs_changed: bool = False) -> str | None:
     """Why the cache cannot serve ``page``, whose inputs match its stamp (None if it can).
 
     A missing entry is simply stale. An entry whose notebook file is gone, or differs from the
     file stamped when it was written (truncated, replaced), is said, discarded and re-executed.
+    With ``inputs_changed`` (the page runs anyway) the entry its code matches is still checked,
+    so that damage is said: against the stamp if it is the stamped entry, else for being an
+    unreadable notebook (an older entry, as after an edit that was undone).
     """
     found = cached_notebook_path(cache, page)
     if found is None:
@@ -264,6 +296,8 @@ def cache_problem(cache, page: Page, stamp: dict, stamps: Stamps, say: Say = _qu
         discard_entry(cache, pk, notebook)
         return "cache entry discarded"
     stamped = stamp.get("outputs")
+    if inputs_changed and notebook.parent.name != stamp.get("entry"):
+        stamped = file_digest(notebook) if _sound_notebook(notebook) else "unreadable"
     if stamped is None and _sound_notebook(notebook):
         # a first-format stamp: the file is checked, then recorded
         stamp.update(outputs=file_digest(notebook), entry=notebook.parent.name)
@@ -295,6 +329,8 @@ def to_execute(root: Path, cache, stamps: Stamps, *, force: bool = False,
             reason = "forced"
         elif stamp.get("inputs") != digest:
             reason = "inputs changed" if stamp else "not executed yet"
+            if stamp:  # a damaged entry under the same key is said and discarded all the same
+                cache_problem(cache, page, stamp, stamps, say, inputs_changed=True)
         else:
             reason = cache_problem(cache, page, stamp, stamps, say)
         if reason:

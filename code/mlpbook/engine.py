@@ -84,7 +84,8 @@ class Value:
         out = Value(_power(self.data, p), _prev=(self,), _op=f"**{p:g}")
 
         def _backward() -> None:
-            self.grad += p * self.data ** (p - 1) * out.grad
+            if p:  # x ** 0 is a constant (and its rule would compute 0.0 ** -1 at x = 0)
+                self.grad += p * _backward_power(self.data, p - 1, out.op) * out.grad
 
         out._backward = _backward
         return out
@@ -237,6 +238,16 @@ def _power(x: float, p: float) -> float:
         return x**p
     except OverflowError:
         return math.inf
+
+
+def _backward_power(x: float, q: float, op: str) -> float:
+    """``x ** q`` for the local derivative of ``op``; ValueError naming both where it overflows."""
+    value = _power(x, q)
+    if math.isinf(value):
+        raise ValueError(f"the backward pass of '{op}' overflows float64 at x = {x:g}: its local "
+                         f"derivative needs x ** {q:g}, beyond the largest float64 "
+                         f"({sys.float_info.max:.3g})")
+    return value
 
 
 def _check_grads(order: list[Value], grad: float) -> None:

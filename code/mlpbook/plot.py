@@ -156,20 +156,22 @@ def plot_activations(ax: Sequence[Axes] | None = None, *,
     """Plot activation functions (left) and their derivatives (right), from ``ACTIVATIONS``.
 
     Args:
-        ax: None, or a pair of Axes to draw on. names: which activations, in order.
+        ax: None, or two Axes to draw on: a list, a tuple or the array that
+            ``plt.subplots(1, 2)`` returns. names: which activations, in order.
     """
     names = validation.sequence(names, "names", min_len=1, what="activation names")
     acts = [activations.get(n, f"names[{i}]") for i, n in enumerate(names)]
     if ax is not None:
-        pair = validation.sequence(ax, "ax", what="two matplotlib Axes")
+        pair = (list(np.ravel(ax)) if isinstance(ax, np.ndarray)
+                else validation.sequence(ax, "ax", what="two matplotlib Axes"))
         if len(pair) != 2 or not all(isinstance(a, Axes) for a in pair):
-            raise TypeError(f"ax must be None or a pair of matplotlib Axes, got "
-                            f"{validation.describe(ax)}")
+            raise TypeError(f"ax must be None or two matplotlib Axes (a list, tuple or array, "
+                            f"as plt.subplots(1, 2) gives), got {validation.describe(ax)}")
     with _book_rc():
         if ax is None:
             fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.2), layout="constrained")
         else:
-            axes, fig = list(ax), ax[0].figure
+            axes, fig = pair, pair[0].figure
         z = np.linspace(-4.0, 4.0, 401)
         for i, act in enumerate(acts):
             df = act.numpy_grad(z).astype(float)
