@@ -210,6 +210,14 @@ def open_cache(root: Path, say: Say = _quiet):
     return cache
 
 
+def _shown_path(uri: str) -> str:
+    """A page's path as cached (absolute, and maybe from another copy): ``book/name.md``."""
+    path = Path(uri)
+    with contextlib.suppress(ValueError):
+        return path.relative_to(ROOT).as_posix()
+    return "/".join(path.parts[-2:])
+
+
 def _discard_hollow_entries(cache, records, say: Say) -> None:
     """Discard every entry folder of the cache that has lost its notebook file.
 
@@ -225,8 +233,7 @@ def _discard_hollow_entries(cache, records, say: Say) -> None:
         if not entry.is_dir() or (entry / "base.ipynb").is_file():
             continue
         record = by_key.get(entry.name)
-        what = f"of {record.uri}" if record is not None else f"in {CACHE_NOTEBOOKS}/{entry.name}"
-        what = what.replace(str(Path(cache.path).parent.parent) + "/", "")
+        what = f"of {_shown_path(record.uri)}" if record else f"in {CACHE_NOTEBOOKS}/{entry.name}"
         say(f"the cached outputs {what} are missing (its folder has no notebook file): "
             "entry discarded, the page is re-executed")
         with no_interrupt():
