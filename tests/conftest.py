@@ -4,7 +4,7 @@ including small synthetic books for testing the build machinery in seconds.
 Tiers (docs/testing.md): ``book`` (needs the built book), ``browser`` (drives Chromium), ``slow``
 (builds a temporary copy of the repository); the rest is the fast tier, ``make check``. A test
 that uses the built book or the browser is marked so here, whatever its module says, and a test
-of the fast tier that copies or builds the repository fails and says to mark it ``slow``."""
+of the fast tier that builds a copy of the repository fails and says to mark it ``slow``."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 def _not_in_the_fast_tier(what: str) -> None:
-    """A test that copies or builds the repository must be marked ``slow`` (or ``book``)."""
+    """A test that builds (a copy of) the repository must be marked ``slow`` (or ``book``)."""
     item = _RUNNING["item"]
     if item is not None and not any(item.get_closest_marker(m) for m in ("slow", "book")):
         pytest.fail(f"{item.nodeid} {what} but is not marked slow: mark it "
@@ -54,7 +54,6 @@ def _not_in_the_fast_tier(what: str) -> None:
 
 def copy_repo(dest: Path, *, with_cache: bool = False) -> Path:
     """Copy the working tree to ``dest`` (never .venv or .git); optionally the execution cache."""
-    _not_in_the_fast_tier("copies the repository")
     pages.copy_repo(ROOT, dest)
     if with_cache:
         shutil.copytree(SITE_ROOT / pages.CACHE, dest / pages.CACHE)
@@ -63,6 +62,7 @@ def copy_repo(dest: Path, *, with_cache: bool = False) -> Path:
 
 def build_command(root: Path, *args: str) -> list[str]:
     """The command line of tools/build.py on ``root`` (the copy's own tools, pages and package)."""
+    _not_in_the_fast_tier("builds a book")
     return [sys.executable, str(root / "tools" / "build.py"), "--root", str(root), *args]
 
 
