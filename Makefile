@@ -6,13 +6,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: venv book test bench mutate mutate-fast publish clean help grade
+.PHONY: venv book test check browser bench mutate mutate-fast publish clean help grade
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book     build _build/html, executing every page that changed (parallel)"
 	@echo "              make book SOLUTIONS=hide: the student edition (no solutions anywhere)"
-	@echo "make test     run the whole pytest suite, including the book build"
+	@echo "make check    the fast tier (< 90 s): package, content and freshness rules; no build, browser or kernel"
+	@echo "make test     run the whole pytest suite, including the book build (installs Chromium if missing)"
 	@echo "make bench    benchmark build speed, page run time and page weight"
 	@echo "make mutate   mutation testing: does the build catch broken gradients?"
 	@echo "make grade SUBMISSIONS=DIR  grade the lab notebooks in DIR: DIR/grades.csv, DIR/feedback/"
@@ -31,8 +32,17 @@ venv: $(STAMP)
 book: $(STAMP)
 	$(PY) tools/build.py --jobs $(JOBS)
 
-test: $(STAMP)
+# The whole suite (CI's command). Chromium first: found, else installed (apt-get as root, else
+# playwright), else one message and no tests (tools/provision_browser.py). docs/testing.md.
+test: $(STAMP) browser
 	$(PY) -m pytest
+
+# The fast tier: every test not marked book, browser or slow (pytest.ini).
+check: $(STAMP)
+	$(PY) -m pytest -m "not book and not browser and not slow"
+
+browser: $(STAMP)
+	@$(PY) tools/provision_browser.py
 
 bench: $(STAMP)
 	$(PY) tools/bench.py

@@ -2,8 +2,9 @@
 
 Import what you need; the fixtures are imported by name into the test module that uses them,
 ``from browsing import browser, site``: ``site`` (base URL of the built site served on
-127.0.0.1) and ``browser`` (Playwright's Chromium, ``/usr/bin/chromium`` or
-``PLAYWRIGHT_CHROMIUM_EXECUTABLE``; one per session, however many modules import it). Helpers:
+127.0.0.1) and ``browser`` (Playwright's Chromium, found as tools/provision_browser.py finds it:
+``PLAYWRIGHT_CHROMIUM_EXECUTABLE``, ``/usr/bin/chromium``, PATH, Playwright's cache; one per
+session, however many modules import it). Helpers:
 ``open_page`` (a page that must work offline, with its console errors and failed or external
 requests recorded), ``wait_for_mathjax``, and axe-core (``axe_script``, ``AXE_START_JS``).
 
@@ -13,8 +14,6 @@ Without Chromium the tests fail (never skip) and say how to get it.
 from __future__ import annotations
 
 import functools
-import os
-import shutil
 import threading
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -23,28 +22,20 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import provision_browser  # tools/provision_browser.py (conftest puts tools/ on sys.path)
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-HOW_TO_GET_CHROMIUM = (
-    "The browser tests need Chromium. Install it with `sudo apt-get install chromium` "
-    "(Debian/Ubuntu; .ci/run does this on CI), or point PLAYWRIGHT_CHROMIUM_EXECUTABLE at a "
-    "Chromium/Chrome binary (e.g. one from `python -m playwright install chromium`)."
-)
+HOW_TO_GET_CHROMIUM = provision_browser.WHAT_TO_DO
 
 
 def chromium_executable() -> str:
-    """The Chromium to drive; a test failure (not a skip) that says how to get one if missing."""
-    env = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE")
-    if env:
-        if not (Path(env).is_file() and os.access(env, os.X_OK)):
-            pytest.fail(f"PLAYWRIGHT_CHROMIUM_EXECUTABLE={env} is not an executable file. "
-                        + HOW_TO_GET_CHROMIUM, pytrace=False)
-        return env
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail("Chromium not found (looked for /usr/bin/chromium and chromium on PATH). "
-                + HOW_TO_GET_CHROMIUM, pytrace=False)
+    """The Chromium to drive (found as `make test` found or installed it:
+    tools/provision_browser.py); a test failure (not a skip) that says how to get one if missing."""
+    found, message = provision_browser.provision(install=False)
+    if not found:
+        pytest.fail(message, pytrace=False)
+    return found
 
 
 class SiteHandler(SimpleHTTPRequestHandler):

@@ -1,5 +1,10 @@
 """Shared fixtures: the built book (built once per session) and temporary repository copies,
-including small synthetic books for testing the build machinery in seconds."""
+including small synthetic books for testing the build machinery in seconds.
+
+Tiers (docs/testing.md): ``book`` (needs the built book), ``browser`` (drives Chromium), ``slow``
+(builds a temporary copy of the repository); the rest is the fast tier, ``make check``. A test
+that uses the built book or the browser is marked so here, whatever its module says, and a test
+of the fast tier that builds a copy of the repository fails and says to mark it ``slow``."""
 
 from __future__ import annotations
 
@@ -18,6 +23,35 @@ sys.path.insert(0, str(ROOT / "tools"))
 import pages  # noqa: E402  (tools/pages.py)
 
 
+# Fixtures that put a test in a tier (their users are marked, directly or through other fixtures).
+FIXTURE_TIERS = {"built_book": "book", "site": "book", "browser": "browser"}
+_RUNNING: dict = {"item": None}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & set(FIXTURE_TIERS):
+            item.add_marker(FIXTURE_TIERS[fixture])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _RUNNING["item"] = item
+    try:
+        yield
+    finally:
+        _RUNNING["item"] = None
+
+
+def _not_in_the_fast_tier(what: str) -> None:
+    """A test that builds (a copy of) the repository must be marked ``slow`` (or ``book``)."""
+    item = _RUNNING["item"]
+    if item is not None and not any(item.get_closest_marker(m) for m in ("slow", "book")):
+        pytest.fail(f"{item.nodeid} {what} but is not marked slow: mark it "
+                    "@pytest.mark.slow (make check must not build; docs/testing.md)", pytrace=False)
+
+
 def copy_repo(dest: Path, *, with_cache: bool = False) -> Path:
     """Copy the working tree to ``dest`` (never .venv or .git); optionally the execution cache."""
     pages.copy_repo(ROOT, dest)
@@ -28,6 +62,7 @@ def copy_repo(dest: Path, *, with_cache: bool = False) -> Path:
 
 def build_command(root: Path, *args: str) -> list[str]:
     """The command line of tools/build.py on ``root`` (the copy's own tools, pages and package)."""
+    _not_in_the_fast_tier("builds a book")
     return [sys.executable, str(root / "tools" / "build.py"), "--root", str(root), *args]
 
 
@@ -38,6 +73,7 @@ def run_build(root: Path, *args: str, timeout: float = 1800,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run tools/build.py on ``root`` (``env`` added to the environment); a build that hangs
     fails the test after ``timeout`` s."""
+    _not_in_the_fast_tier("builds a book")
     return subprocess.run(build_command(root, *args), cwd=root, capture_output=True, text=True,
                           env={**BUILD_ENV, **(env or {})}, timeout=timeout)
 

@@ -250,15 +250,23 @@ def _check_colab(page, visit: Visit) -> None:
     if menu.count():
         menu.first.click()
     try:
-        links.first.wait_for(state="visible", timeout=3_000)
+        links.first.wait_for(state="visible", timeout=15_000)
         visit.colab["visible_after_click"] = True
     except Exception:
         pass
 
 
-# Lets reader.js's observers run (scroll cues are set from ResizeObserver callbacks).
-SETTLE_JS = """() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(
-  () => setTimeout(done, 100))))"""
+# The page has settled: no transition or finite animation running, and no re-measuring that
+# reader.js has scheduled after a click (<html data-reader-pending>). Wait for it with
+# page.wait_for_function, then let two frames pass (ResizeObserver callbacks run before a frame).
+SETTLED_JS = """() => !('readerPending' in document.documentElement.dataset) && document.getAnimations()
+  .every(a => a.playState !== 'running' || a.effect.getComputedTiming().iterations === Infinity)"""
+TWO_FRAMES_JS = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+
+def _settle(page) -> None:
+    page.wait_for_function(SETTLED_JS, timeout=30_000)
+    page.evaluate(TWO_FRAMES_JS)
 
 # Nothing past the right edge: every visible element of the article, its header and footer.
 # An element may extend past the screen's right edge (or past a box that clips it) only inside a
@@ -415,12 +423,24 @@ VISIBLE_LINKS_JS = """(links) => links
   .map(u => ({path: u.pathname, hash: u.hash}))"""
 
 DIALOG_OPEN_JS = "(id) => !!(document.getElementById(id) || {}).open"
+# A drawer's states, as a reader's next key or tap finds it. Open: the dialog is open and its
+# transitions have ended. Closed: the dialog is closed and its "close" event has been handled
+# (the theme moves the sidebar back out of the drawer then, in a later task than close()); the
+# test counts those events (WATCH_CLOSES_JS) and waits for one more than before.
+DRAWER_OPEN_JS = """(id) => { const d = document.getElementById(id);
+  return !!d && d.open && d.getAnimations({subtree: true}).every(a => a.playState !== 'running'); }"""
+WATCH_CLOSES_JS = """(id) => { const d = document.getElementById(id);
+  if (d && d.__closes === undefined) { d.__closes = 0; d.addEventListener('close', () => { d.__closes += 1; }); }
+  return d ? d.__closes : 0; }"""
+DRAWER_CLOSED_JS = """([id, before]) => { const d = document.getElementById(id);
+  return !!d && !d.open && d.__closes > before; }"""
 SIDEBAR_SHOWN_JS = """() => { const s = document.getElementById('pst-primary-sidebar');
   return !!s && s.checkVisibility({visibilityProperty: true}) && s.getBoundingClientRect().width > 0; }"""
 
 
-def _until(page, js: str, arg=None, timeout: int = 3_000) -> bool:
-    """Whether ``js`` becomes true within ``timeout`` ms."""
+def _until(page, js: str, arg=None, timeout: int = 15_000) -> bool:
+    """Whether ``js`` becomes true (a state, polled every frame) within ``timeout`` ms: long
+    enough for a loaded machine; the wait ends as soon as the state is reached."""
     try:
         page.wait_for_function(js, arg=arg, timeout=timeout)
         return True
@@ -446,8 +466,9 @@ def _check_phone_nav(page, visit: Visit, device: Device) -> None:
         if not rec["button"]:
             continue
         try:
+            page.evaluate(WATCH_CLOSES_JS, dialog)
             button.tap(timeout=5_000)
-            rec["opened_by_tap"] = _until(page, DIALOG_OPEN_JS, dialog)
+            rec["opened_by_tap"] = _until(page, DRAWER_OPEN_JS, dialog)
             rec["links"] = page.eval_on_selector_all(f"#{dialog} a[href]", VISIBLE_LINKS_JS)
             rec["expanded"] = button.get_attribute("aria-expanded")
             if rec["opened_by_tap"]:
@@ -455,19 +476,25 @@ def _check_phone_nav(page, visit: Visit, device: Device) -> None:
                 box = page.evaluate("(id) => { const r = document.getElementById(id)"
                                     ".getBoundingClientRect(); return [r.left, r.right]; }", dialog)
                 x = box[1] + (device.width - box[1]) / 2 if kind == "primary" else box[0] / 2
+                closes = page.evaluate(WATCH_CLOSES_JS, dialog)
                 page.touchscreen.tap(x, device.height / 2)
-                rec["closed_by_tap_outside"] = _until(page, f"(id) => !({DIALOG_OPEN_JS})(id)", dialog)
+                rec["closed_by_tap_outside"] = _until(page, DRAWER_CLOSED_JS, [dialog, closes])
             button.focus()
             page.keyboard.press("Enter")
-            rec["opened_by_enter"] = _until(page, DIALOG_OPEN_JS, dialog)
+            rec["opened_by_enter"] = _until(page, DRAWER_OPEN_JS, dialog)
+            closes = page.evaluate(WATCH_CLOSES_JS, dialog)
             page.keyboard.press("Escape")
-            rec["closed_by_escape"] = _until(page, f"(id) => !({DIALOG_OPEN_JS})(id)", dialog)
-            rec["focus_returned"] = button.evaluate("b => document.activeElement === b")
+            rec["closed_by_escape"] = _until(page, DRAWER_CLOSED_JS, [dialog, closes])
+            rec["focus_returned"] = _until(page, "(b) => document.activeElement === b",
+                                           button.element_handle())
         except Exception as exc:  # recorded: a drawer a reader cannot operate is a failure
             rec["error"] = str(exc).splitlines()[0]
         finally:  # leave the page as a reader would find it (no drawer, no button tooltip)
-            page.evaluate("""() => { document.querySelectorAll('dialog[open]')
-                               .forEach(d => d.close()); document.activeElement.blur(); }""")
+            closes = page.evaluate(WATCH_CLOSES_JS, dialog)
+            if page.evaluate(DIALOG_OPEN_JS, dialog):
+                page.evaluate("(id) => document.getElementById(id).close()", dialog)
+                _until(page, DRAWER_CLOSED_JS, [dialog, closes])
+            page.evaluate("() => document.activeElement.blur()")
     visit.nav = nav
 
 
@@ -558,7 +585,7 @@ class Visitor:
                 page.evaluate(REVEAL_ALL_JS)
             visit.images = page.evaluate(IMAGES_JS)
             visit.empty_figures = page.evaluate(EMPTY_FIGURES_JS)
-            page.evaluate(SETTLE_JS)
+            _settle(page)
             visit.layout = page.evaluate(LAYOUT_JS)
             visit.figures = page.evaluate(FIGURES_JS)
             if theme == "light" and device in ("desktop", "phone-390"):

@@ -116,6 +116,33 @@ def test_the_previous_results_put_the_killing_page_first() -> None:
     assert mutate.Planner(mutate.ROOT, history).order(m)[0] == "book/wrap-up"
 
 
+class _Finalized:
+    """Garbage whose finalizer runs Python code: the collector may switch threads inside it."""
+
+    def __del__(self) -> None:
+        sum(range(50))
+
+
+def test_mutants_apply_from_many_threads_at_once() -> None:
+    """CPython 3.11.7 (python/cpython#106905): two threads building ASTs at once can fail with
+    "SystemError: AST constructor recursion depth mismatch". The mutants run in a thread pool
+    (``fast_records``, make mutate), so the tool parses under one lock; without it this fails
+    on 3.11.7 (collections with finalizers switch threads in the middle of a parse)."""
+    mutants = [BY_NAME[name] for name in mutate.FAST]
+    sources = {m.path: (mutate.ROOT / m.path).read_text("utf-8") for m in mutants}
+    expected = {m.name: mutate.mutate_source(sources[m.path], m) for m in mutants}
+
+    def work(m: mutate.Mutant) -> None:
+        for _ in range(15):
+            for _ in range(30):
+                a, b = _Finalized(), _Finalized()
+                a.other, b.other = b, a
+            assert mutate.mutate_source(sources[m.path], m) == expected[m.name]
+
+    with ThreadPoolExecutor(max_workers=len(mutants)) as pool:
+        list(pool.map(work, mutants))
+
+
 @pytest.fixture(scope="module")
 def fast_records(built_book: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Run the fast mutants, each on its one page, as many at a time as there are cores."""

@@ -30,6 +30,7 @@ import yaml  # noqa: E402
 from pages import book_pages, copy_repo, cpu_name, jupyter_book, read_report  # noqa: E402
 from readme import update_readme  # noqa: E402
 from weight import page_weights  # noqa: E402
+import bench_suite  # noqa: E402  (the test suite's durations)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sphinxext"))
 from colab_notebooks.timing import notebook_seconds  # noqa: E402  (the Colab notebooks' Run all)
@@ -157,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--no-readme", action="store_true",
                         help="do not rewrite the README's benchmark table")
+    parser.add_argument("--no-suite", action="store_true",
+                        help="do not time the test suite (make check, make test)")
     parser.add_argument("--readme-only", action="store_true",
                         help="rewrite the README's table from --out without measuring anything")
     args = parser.parse_args(argv)
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         grading = bench_grading(built, tmp)  # make grade on a class of 100
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    suite = None if args.no_suite else bench_suite.measure(ROOT)  # make check, make test
 
     page_medians = {k: v["median"] for k, v in pages.items()}
     floor = sum(page_medians.values()) / CORES + render["median"]
@@ -192,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "page_max_seconds": max(page_medians.values()),
         "page_total_seconds": sum(page_medians.values()),
         "weights": weights, "site_bytes": site_bytes,
-        "grading": grading,
+        "grading": grading, "suite": suite,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True))
@@ -266,6 +270,7 @@ def report(r: dict) -> str:
                     NOT_MEASURED if notebooks is None and t else "")
         lines.append(f"| {page} | {run} | {notebook} | {w.get('html_bytes', 0) / 1024:.0f} KB | "
                      f"{w.get('image_bytes', 0) / 1024:.0f} KB |")
+    lines += bench_suite.report_lines(r.get("suite"))
     return "\n".join(lines)
 
 

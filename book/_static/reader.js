@@ -1,6 +1,6 @@
-/* Reading on any screen: sidebar toggles that work, and a visible cue on everything that scrolls
+/* Reading on any screen: sidebar toggles and drawers that work, and a visible cue on everything that scrolls
    sideways. Registered in _config.yml (sphinx.config.html_js_files); checked by
-   tests/test_phone.py at 360 and 390 px (touch) and at desktop width. */
+   tests/test_browser.py at 360 and 390 px (touch) and at desktop width. */
 (() => {
   "use strict";
 
@@ -40,6 +40,31 @@
     }
     window.addEventListener("resize", syncExpanded);
     syncExpanded();
+  }
+
+  /* The drawers close with Escape every time, and a drawer opened again at once keeps its contents.
+     pydata-sphinx-theme 0.17.1 moves the sidebar into the drawer (a modal <dialog>) when it opens
+     and back out in the dialog's "close" event, which the browser dispatches in a later task. A
+     drawer opened again before that task runs (a quick tap outside then on the button, or a page
+     under load) was emptied while open by the stale event, and focus left it; the theme's Escape
+     handler listens on the dialog only, and Sphinx's own Escape handler on the document cancels
+     the browser's default, so Escape no longer closed it (tests/test_browser.py found this at
+     360/390 px, intermittently). Here a stale "close" (the dialog is open again) stops before it
+     reaches the theme, and Escape closes an open drawer wherever the focus is. */
+  const DRAWERS = ["pst-primary-sidebar-modal", "pst-secondary-sidebar-modal"];
+
+  function keepDrawersOperable() {
+    window.addEventListener("close", (event) => {
+      if (DRAWERS.includes(event.target.id) && event.target.open) event.stopImmediatePropagation();
+    }, true);
+    window.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      const open = DRAWERS.map((id) => document.getElementById(id)).find((d) => d && d.open);
+      if (!open) return;
+      event.preventDefault();
+      event.stopPropagation();
+      open.close();
+    }, true);
   }
 
   /* aria-expanded on the visible toggles: open drawer (phone) or shown sidebar (desktop). */
@@ -147,6 +172,7 @@
   }
 
   function start() {
+    keepDrawersOperable();
     forwardSidebarToggles();
     keepFiguresLegible();
     watchScrollers();
@@ -163,7 +189,17 @@
     window.addEventListener("load", watchScrollers);
     // Content revealed later (answers, hidden cells) is measured when it opens.
     document.addEventListener("toggle", watchScrollers, true);
-    document.addEventListener("click", () => setTimeout(watchScrollers, 50), true);
+    // <html data-reader-pending> while that is scheduled: the tests wait for it to go.
+    let pending = 0;
+    document.addEventListener("click", () => {
+      pending += 1;
+      document.documentElement.dataset.readerPending = "";
+      setTimeout(() => {
+        watchScrollers();
+        pending -= 1;
+        if (!pending) delete document.documentElement.dataset.readerPending;
+      }, 50);
+    }, true);
   }
 
   if (document.readyState === "loading") {

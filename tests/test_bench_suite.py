@@ -1,0 +1,49 @@
+"""`make bench` times the suite (tools/bench_suite.py): run here on a tiny suite of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bench_suite
+
+SUITE = '''
+import pytest
+
+def test_quick():
+    assert 1 + 1 == 2
+
+def test_fails():
+    assert [1] == [2]
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_param(n):
+    assert n in (1, 2)
+
+@pytest.mark.skip(reason="shown as skipped")
+def test_skipped():
+    pass
+'''
+
+
+def test_a_run_is_timed_and_counted(tmp_path: Path) -> None:
+    (tmp_path / "test_tiny.py").write_text(SUITE)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    run = bench_suite.run_pytest(["test_tiny.py"], cwd=tmp_path)
+    assert run["exit_code"] == 1 and run["seconds"] > 0
+    assert (run["tests"], run["passed"], run["failed"], run["skipped"]) == (5, 3, 1, 1)
+    names = {c["test"] for c in run["cases"]}
+    assert "test_tiny::test_param[2]" in names and all(c["seconds"] >= 0 for c in run["cases"])
+
+
+def test_slowest_ten_and_the_report() -> None:
+    cases = [{"test": f"t::{i}", "seconds": float(i)} for i in range(15)]
+    top = bench_suite.slowest(cases)
+    assert [c["seconds"] for c in top] == [14.0 - i for i in range(10)]
+    suite = {"fast_tier": {"tests": 900, "passed": 900, "failed": 0, "errors": 0, "seconds": 61.0},
+             "whole_suite": {"tests": 1700, "passed": 1699, "failed": 1, "errors": 0, "seconds": 590.4},
+             "slowest": top}
+    text = "\n".join(bench_suite.report_lines(suite))
+    assert "| `make check` (fast tier) | 900 | all passed | 61 s | ≤ 90 s |" in text
+    assert "| `make test` (whole suite) | 1700 | 1 failed | 590 s | ≤ 600 s |" in text
+    assert "| `t::14` | 14.0 s |" in text and "`t::4`" not in text
+    assert bench_suite.report_lines(None) == []  # older results: the table is unchanged
