@@ -295,6 +295,35 @@ def test_script_reports_domain_errors_instead_of_nan(browser) -> None:
     assert not errors, errors
 
 
+@pytest.mark.browser
+def test_an_op_without_a_rule_is_shown_from_the_engine(browser) -> None:
+    """GELU has no JavaScript rule: the widget shows the engine's value, steps through its local
+    derivative (written gelu'(x)) and follows a slider, with no console error."""
+    x = Value(0.7, label="x")
+    y = x.gelu()
+    y.label = "y"
+    page = browser.new_page()
+    errors = watch(page)
+    try:
+        page.set_content(standalone(y))
+        page.click(".mlpx-all")
+        before = nodes_by_id(page)
+        rule = page.inner_text(".mlpx-log li >> nth=1")
+        page.fill(".mlpx input[type=number]", "-1.25")  # every gradient stays filled in
+        after = nodes_by_id(page)
+    finally:
+        page.close()
+    assert close(float(before[1]["value"]), y.data) and close(float(before[0]["grad"]),
+                                                              ops.local_derivatives(y)[0])
+    assert "gelu\u2032(x)" in rule, rule
+    moved = Value(-1.25)
+    out = moved.gelu()
+    out.backward()
+    assert close(float(after[1]["value"]), out.data, GENERIC_TOL)
+    assert close(float(after[0]["grad"]), moved.grad, GENERIC_TOL)
+    assert not errors, errors
+
+
 # --- the HTML output -------------------------------------------------------------------------
 
 URLISH = re.compile(r"https?:|ftp:|//[\w-]+\.[\w.-]+|\b(?:src|href|action)\s*=|@import|url\(\s*['\"]?(?!#)",
@@ -649,6 +678,74 @@ def test_readable_accessible_and_within_the_screen(browser, site: str, theme: st
     assert layout["font"] >= floor, f"graph text {layout['font']:.1f} px < {floor:.1f} px: {layout}"
     assert layout["layout"] == ("horizontal" if width == "desktop" else "vertical"), layout
     assert not loading, loading
+
+
+BUTTONS_JS = """() => Object.fromEntries(['step', 'all', 'reset'].map(k =>
+  [k, document.querySelector('.mlpx-' + k).getAttribute('aria-disabled') === 'true']))"""
+
+
+@pytest.mark.book
+@pytest.mark.browser
+def test_buttons_look_disabled_when_they_cannot_act(browser, site: str) -> None:
+    """Step and Run all look disabled after the last step (and say so when pressed), Reset
+    before the first; all stay focusable."""
+    page, problems, context = open_page(browser, site)
+    try:
+        N = len(page_spec(page)["nodes"])
+        start = page.evaluate(BUTTONS_JS)
+        for _ in range(N - 1):
+            page.click(".mlpx-step")
+        before_last = page.evaluate(BUTTONS_JS)
+        page.click(".mlpx-step")
+        done = page.evaluate(BUTTONS_JS)
+        opacity = page.evaluate("getComputedStyle(document.querySelector('.mlpx-step')).opacity")
+        page.click(".mlpx-step", force=True)  # Playwright waits for aria-disabled buttons: force
+        said = page.inner_text(".mlpx-live")
+        step = page.get_attribute(".mlpx", "data-step")
+        page.click(".mlpx-reset")
+        reset = page.evaluate(BUTTONS_JS)
+    finally:
+        context.close()
+    assert start == {"step": False, "all": False, "reset": True}, start
+    assert before_last == {"step": False, "all": False, "reset": False}, before_last
+    assert done == {"step": True, "all": True, "reset": False}, done
+    assert float(opacity) < 1 and step == str(N) and "Reset to start again" in said, (opacity, said)
+    assert reset == start, reset
+    assert not problems, problems
+
+
+FIT_JS = """() => {
+  const root = document.querySelector('.mlpx'), view = root.querySelector('.mlpx-view');
+  const top = root.querySelector('.mlpx-buttons').getBoundingClientRect().top;
+  const v = view.getBoundingClientRect();
+  const c = root.querySelector('.mlpx-node[aria-current] rect') || root.querySelector('.mlpx-out rect');
+  const r = c.getBoundingClientRect();
+  return {span: v.bottom - top, inView: r.top >= v.top - 0.5 && r.bottom <= v.bottom + 0.5
+          && r.left >= v.left - 0.5 && r.right <= v.right + 0.5, innerHeight};
+}"""
+
+
+@pytest.mark.book
+@pytest.mark.browser
+@pytest.mark.parametrize("width", ["360", "390"])
+def test_graph_and_step_control_fit_a_phone_screen(browser, site: str, width: str) -> None:
+    """On a phone the buttons, the status and the graph's view fit one screen, and the node of
+    the current step (at first the output L, where the backward pass starts) is in the view."""
+    page, problems, context = open_page(browser, site, width=width)
+    seen = []
+    try:
+        page.locator(".mlpx-buttons").scroll_into_view_if_needed()
+        seen.append(page.evaluate(FIT_JS))
+        for _ in range(len(page_spec(page)["nodes"])):
+            page.click(".mlpx-step")
+            seen.append(page.evaluate(FIT_JS))
+        page.click(".mlpx-reset")
+        seen.append(page.evaluate(FIT_JS))
+    finally:
+        context.close()
+    assert all(s["span"] <= s["innerHeight"] for s in seen), seen
+    assert all(s["inView"] for s in seen), [i for i, s in enumerate(seen) if not s["inView"]]
+    assert not problems, problems
 
 
 @pytest.mark.book
