@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import fast, medium_floats, nonzero_floats, positive_floats, small_floats
 
+from mlpbook import ops
 from mlpbook.engine import Value, topological_sort
 
 f64 = torch.float64
@@ -19,8 +20,19 @@ def close(actual: float, expected: float, atol: float = 1e-10, rtol: float = 1e-
                                atol=atol, rtol=rtol)
 
 
-# (name, function of (a, b), domain for a, domain for b); the function works on Value and Tensor
-BINARY = [
+def _as_binary(case: ops.Case):
+    """A registry case as a function of (a, b): a unary one times b, so b gets a gradient too."""
+    if len(case.point) == 2:
+        return case.fn, case.domain[0], case.domain[1]
+    return (lambda a, b: case.fn(a) * b), case.domain[0], "any"
+
+
+# (name, function of (a, b), domain for a, domain for b); the function works on Value and Tensor.
+# Every op's cases come from the op registry (mlpbook.ops); the forms below add the reflected
+# operators, constants, exponents and compositions.
+REGISTRY = [(f"{op.name}: {case.label}", *_as_binary(case))
+            for op in ops.OPS.values() for case in op.checks]
+BINARY = REGISTRY + [
     ("a+b", lambda a, b: a + b, "any", "any"),
     ("a+3", lambda a, b: a + 3 + b * 0, "any", "any"),
     ("3+a", lambda a, b: 3 + a + b * 0, "any", "any"),
@@ -239,3 +251,57 @@ def test_bad_operands_and_domains():
         a.backward("1")
     with pytest.raises(TypeError, match="root"):
         topological_sort(2.0)
+
+
+# ----- the op registry (mlpbook.ops) ---------------------------------------------------------
+def _engine_methods() -> set[str]:
+    """Every method of Value that defines a _backward closure: the engine's core ops."""
+    return {name for name, fn in vars(Value).items()
+            if callable(fn) and "_backward" in getattr(fn, "__code__", compile("", "", "exec")).co_varnames}
+
+
+def test_registry_has_exactly_the_engine_ops() -> None:
+    """An op added to the engine without its registry entry (or the other way round) fails."""
+    assert {op.method for op in ops.OPS.values()} == _engine_methods()
+    for name, op in ops.OPS.items():
+        assert name == op.method.strip("_") and op.checks and op.mixes, name
+        made = {v.op for case in op.checks
+                for v in topological_sort(case.fn(*(Value(x) for x in case.point)))}
+        assert any(m == op.symbol or (op.symbol == "**" and m.startswith("**")) for m in made), (
+            f"no check of {name} makes a node with op {op.symbol!r}: {made}")
+        assert ops.by_symbol(op.symbol) is op
+        assert all(d in ops.DOMAINS for case in op.checks + op.mixes for d in case.domain)
+    assert ops.by_symbol("**-1") is ops.OPS["pow"]
+    with pytest.raises(ValueError, match="symbol must be"):
+        ops.by_symbol("sin")
+
+
+@pytest.mark.parametrize("name", [n for n, op in ops.OPS.items() if op.reference])
+@given(x=medium_floats)
+@fast
+def test_registry_reference_matches_the_engine(name: str, x: float) -> None:
+    op = ops.OPS[name]
+    if name == "log":
+        x = abs(x) + 1e-3
+    close(getattr(Value(x), op.method)().data, op.reference(x), atol=1e-12, rtol=1e-12)
+
+
+@given(x=medium_floats)
+@fast
+def test_local_derivatives_are_the_engines(x: float) -> None:
+    """ops.local_derivatives runs the node's own _backward: for gelu, torch's derivative
+    (float64), and the grads it touched are left as they were."""
+    a = Value(x)
+    a.grad = 0.25
+    out = a.gelu()
+    out.grad = -2.0
+    (d,) = ops.local_derivatives(out)
+    t = torch.tensor(x, dtype=f64, requires_grad=True)
+    torch.nn.functional.gelu(t).backward()
+    close(d, t.grad.item(), atol=1e-12, rtol=1e-12)
+    assert a.grad == 0.25 and out.grad == -2.0
+    b = Value(0.5)
+    for got, want in zip(ops.local_derivatives(a * b), [0.5, x]):
+        close(got, want, atol=0, rtol=0)
+    with pytest.raises(TypeError, match="node must be"):
+        ops.local_derivatives(1.0)

@@ -52,7 +52,8 @@ def _labels(ax: Axes) -> list[str]:
 def test_plot_activations_returns_two_panel_figure() -> None:
     fig = plot.plot_activations()
     assert isinstance(fig, Figure) and len(fig.axes) == 2
-    assert _labels(fig.axes[0]) == ["ReLU", "sigmoid", "tanh"]
+    assert _labels(fig.axes[0]) == [a.label for n, a in ACTIVATIONS.items() if n != "identity"]
+    assert {"ReLU", "sigmoid", "tanh", "GELU"} <= set(_labels(fig.axes[0]))
     assert fig.get_facecolor()[3] == 0.0  # transparent background
     relu_grad = fig.axes[1].lines[0].get_ydata()
     assert np.isnan(relu_grad).sum() == 1  # the line breaks once, at ReLU's kink

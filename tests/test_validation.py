@@ -48,7 +48,7 @@ from torch import nn  # noqa: E402
 import mlpbook  # noqa: E402
 from mlpbook import activations, checks, data, gradcheck, graph, models  # noqa: E402
 from mlpbook import nn as vnn  # noqa: E402
-from mlpbook import plot, timelimit, train, validation  # noqa: E402
+from mlpbook import ops, plot, timelimit, train, validation  # noqa: E402
 from mlpbook.engine import Value, topological_sort  # noqa: E402
 
 PACKAGE = Path(mlpbook.__file__).parent
@@ -293,17 +293,16 @@ SPECS = [
          lambda r, a: (isinstance(r, Value) and close(r.data, 2.0 ** float(a["exponent"]),
                                                       rel=1e-12)) or pytest.fail(str(r)),
          {"exponent": "exponent|overflows"}),
-    Spec("Value.exp", lambda x: Value(x).exp(), lambda: dict(x=1.0), _unary(math.exp),
-         {"x": "data|exp"}),
-    Spec("Value.log", lambda x: Value(x).log(), lambda: dict(x=1.0), _unary(math.log),
-         {"x": "data|log"}),
-    Spec("Value.tanh", lambda x: Value(x).tanh(), lambda: dict(x=1.0), _unary(math.tanh),
-         {"x": "data"}),
-    Spec("Value.sigmoid", lambda x: Value(x).sigmoid(), lambda: dict(x=1.0),
-         _unary(lambda t: float(activations.ACTIVATIONS["sigmoid"].numpy_fn(np.array(t)))),
-         {"x": "data"}),
-    Spec("Value.relu", lambda x: Value(x).relu(), lambda: dict(x=1.0),
-         _unary(lambda t: max(t, 0.0)), {"x": "data"}),
+    *[Spec(f"Value.{op.method}", lambda x, op=op: getattr(Value(x), op.method)(),
+           lambda op=op: dict(x=abs(op.checks[0].point[0])), _unary(op.reference),
+           {"x": f"data|{op.name}"}) for op in ops.OPS.values() if op.arity == 1 and op.reference],
+    Spec("ops.by_symbol", lambda symbol: ops.by_symbol(symbol), lambda: dict(symbol="tanh"),
+         lambda r, a: r is ops.OPS[str(a["symbol"]).strip()] or pytest.fail(str(r)),
+         {"symbol": "symbol"}),
+    Spec("ops.local_derivatives", lambda node: ops.local_derivatives(node),
+         lambda: dict(node=Value(0.5).tanh()),
+         lambda r, a: close(r[0], 1 - math.tanh(0.5) ** 2) or pytest.fail(str(r)),
+         {"node": "node"}),
     Spec("Value.backward", lambda grad: _backward_grad(grad), lambda: dict(grad=1.0),
          lambda r, a: close(r, 3.0 * float(a["grad"]), rel=1e-12) or pytest.fail(str(r))),
     Spec("topological_sort", lambda root: topological_sort(root),
@@ -554,10 +553,11 @@ def test_every_public_function_has_a_spec() -> None:
     covered = {s.name.split(" ")[0] for s in SPECS}
     modules = {"": mlpbook, "activations.": activations, "checks.": checks, "data.": data,
                "gradcheck.": gradcheck, "graph.": graph, "models.": models, "nn.": vnn,
-               "plot.": plot, "timelimit.": timelimit, "train.": train}
+               "plot.": plot, "timelimit.": timelimit, "train.": train, "ops.": ops}
     not_functions = {"ACTIVATIONS", "Activation", "CheckResult", "TIME_LIMIT", "History",
                      "GradcheckReport", "Float32Warning", "Node", "Graph", "Module",
                      "TimeLimitExceeded", "PALETTE", "GREY", "__version__",
+                     "Case", "Op", "OPS", "checks", "mixes",  # the op registry's data
                      "use_book_style"}  # takes no argument
     missing = [f"{prefix}{name}" for prefix, module in modules.items() for name in module.__all__
                if name not in not_functions and f"{prefix}{name}" not in covered]

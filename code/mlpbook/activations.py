@@ -4,12 +4,14 @@
 the scalar engine (``Value -> Value``, whose local derivative lives in ``engine.py``), a factory
 for the torch module, and a NumPy function with its derivative (for figures and tests). The
 no-op activation is called ``identity``. Adding an activation is one entry here plus its op in
-``engine.py``; the tests check every entry against the others. torch is imported only when a
+``engine.py`` and the op's entry in ``mlpbook.ops``; the tests check every entry against the
+others, and the activations figure shows every entry but ``identity``. torch is imported only when a
 torch module is built, so ``nn`` (pure Python) can use this module.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -56,13 +58,32 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64)))  # no overflow
 
 
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _gelu_cdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + _erf(np.asarray(z, dtype=np.float64) / math.sqrt(2.0)))
+
+
+def _gelu(z: np.ndarray) -> np.ndarray:
+    """GELU, exact form: z * Phi(z), Phi the standard normal CDF."""
+    return np.asarray(z, dtype=np.float64) * _gelu_cdf(z)
+
+
+def _gelu_grad(z: np.ndarray) -> np.ndarray:
+    """Phi(z) + z * phi(z)."""
+    z = np.asarray(z, dtype=np.float64)
+    return _gelu_cdf(z) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
 _ENTRIES = [
     Activation("relu", "ReLU", Value.relu, _torch("ReLU"),
                lambda z: np.maximum(z, 0.0), lambda z: np.where(np.asarray(z) > 0, 1.0, 0.0)),
-    Activation("tanh", "tanh", Value.tanh, _torch("Tanh"),
-               np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
     Activation("sigmoid", "sigmoid", Value.sigmoid, _torch("Sigmoid"),
                _sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z))),
+    Activation("tanh", "tanh", Value.tanh, _torch("Tanh"),
+               np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
+    Activation("gelu", "GELU", Value.gelu, _torch("GELU"), _gelu, _gelu_grad),
     Activation("identity", "identity", _identity, _torch("Identity"),
                lambda z: np.asarray(z, dtype=np.float64), lambda z: np.ones_like(z, dtype=float)),
 ]

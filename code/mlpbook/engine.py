@@ -2,7 +2,7 @@
 
 Each operation builds its output ``Value`` and a ``_backward`` closure that applies the local
 chain rule with ``+=``, so a node used twice receives both contributions. Only a few core
-operations exist; everything else is built from them (``a - b`` is ``a + (-b)``, ``a / b`` is
+operations exist, each listed in ``mlpbook.ops.OPS`` (its registry entry); everything else is built from them (``a - b`` is ``a + (-b)``, ``a / b`` is
 ``a * b**-1``). Pure Python: no torch.
 """
 
@@ -157,6 +157,19 @@ class Value:
         out._backward = _backward
         return out
 
+    def gelu(self) -> Value:
+        """Return ``x * Phi(x)`` (exact GELU, Phi the standard normal CDF, via erf);
+        d(out)/d(self) = Phi(x) + x * phi(x), phi the standard normal density."""
+        x = self.data
+        cdf = 0.5 * (1.0 + math.erf(x / _SQRT2))
+        out = Value(x * cdf, _prev=(self,), _op="gelu")
+
+        def _backward() -> None:
+            self.grad += (cdf + x * math.exp(-0.5 * x * x) / _SQRT2PI) * out.grad
+
+        out._backward = _backward
+        return out
+
     # ----- everything else is built from the core operations ------------------------------
     def __radd__(self, other: Number) -> Value:
         """Return ``other + self``."""
@@ -201,6 +214,8 @@ class Value:
 
 
 _MAX_EXP = math.log(sys.float_info.max)  # 709.78...
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
 
 
 def _as_value(x: Value | Number) -> Value:

@@ -2,10 +2,18 @@
 
 ``explore(L)`` traces the graph with :func:`mlpbook.graph.trace_value` and returns an
 ``Explorer``. A notebook (the book's pages, Jupyter, Colab) displays it through
-``_repr_html_``: the graph as JSON plus the package's ``explorer.js`` and ``explorer.css``,
-inlined, so it runs with no kernel and no network. The reader sets the inputs and steps through
-the backward pass one node at a time. The script implements each engine op's forward value and
-local backward rule; the tests check it against :mod:`mlpbook.engine` to 1e-12.
+``_repr_html_``: the graph as JSON plus the package's script and ``explorer.css``, inlined, so
+it runs with no kernel and no network. The reader sets the inputs and steps through the backward
+pass one node at a time.
+
+The script is four files, one concept each, concatenated in this order into one function
+(:func:`script`): ``explorer-rules.js`` (formatting, each op's JavaScript rule), ``explorer-core.js``
+(forward, backward, finite differences), ``explorer-draw.js`` (the SVG) and ``explorer-widget.js``
+(inputs, buttons, status). An op with a JavaScript rule is recomputed exactly as the engine does
+(the tests compare to 1e-12). An op without one (any op of :mod:`mlpbook.ops` added since) is
+shown from the engine's own numbers: each of its nodes carries the local derivatives the engine
+computed (``local``), and a unary op comes with a table of its values and derivatives computed by
+the engine (``tables``), in which the script interpolates when the reader moves a slider.
 """
 
 from __future__ import annotations
@@ -15,15 +23,21 @@ import inspect
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
-from mlpbook.engine import Value
+from mlpbook import ops
+from mlpbook.engine import Value, topological_sort
 from mlpbook.graph import _layout, trace_value
 
-__all__ = ["Explorer", "explore"]
+__all__ = ["Explorer", "explore", "script", "js_rules"]
+
+#: The script's files, in the order they are concatenated.
+SCRIPT_PARTS = ("explorer-rules.js", "explorer-core.js", "explorer-draw.js", "explorer-widget.js")
+TABLE_STEP = 0.05  #: grid step of a generic op's table (Hermite interpolation: error ~1e-8)
 
 _instances = itertools.count(1)  # element ids unique on a page, the same in every build
 
@@ -32,6 +46,22 @@ _instances = itertools.count(1)  # element ids unique on a page, the same in eve
 def _asset(name: str) -> str:
     """The text of ``explorer.js`` or ``explorer.css``, shipped as package data."""
     return files("mlpbook").joinpath(name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def script() -> str:
+    """The explorer's whole script: its parts in one function, run once per page (a second copy
+    only mounts the explorers it finds)."""
+    parts = "\n".join(_asset(name) for name in SCRIPT_PARTS)
+    return ('(function () {\n"use strict";\n'
+            "if (window.mlpbookExplorer) { window.mlpbookExplorer.mountAll(); return; }\n"
+            f"{parts}}})();\n")
+
+
+@lru_cache(maxsize=None)
+def js_rules() -> frozenset[str]:
+    """The ops that have a rule in ``explorer-rules.js`` (its ``RULES["..."] =`` lines)."""
+    return frozenset(re.findall(r'^RULES\["([^"]+)"\] =', _asset("explorer-rules.js"), re.M))
 
 
 @dataclass(frozen=True)
@@ -56,7 +86,7 @@ class Explorer:
                 f'<script type="application/json" class="mlpx-spec">{data}</script>'
                 '<p class="mlpx-nojs">The interactive backpropagation explorer needs JavaScript '
                 "(in Jupyter: trust the notebook, or run the cell again).</p></div>\n"
-                f'<script>{_asset("explorer.js")}</script>\n')
+                f'<script>{script()}</script>\n')
 
 
 def explore(root: Value, *, limits: tuple[float, float] = (-5.0, 5.0), step: float = 0.05,
@@ -90,13 +120,58 @@ def explore(root: Value, *, limits: tuple[float, float] = (-5.0, 5.0), step: flo
                          f"max_nodes={max_nodes} (a bigger graph is unreadable)")
     pos = _layout(graph)
     made = {b for _, b in graph.edges}
-    nodes = []
-    for n in graph.nodes:
+    values = topological_sort(root)  # the same order as graph.nodes (trace_value's)
+    nodes, tables = [], {}
+    for n, v in zip(graph.nodes, values):
         leaf = n.id not in made
         name = n.label or (f"{n.value:g}" if leaf else f"v{n.id}")
-        nodes.append({"id": n.id, "name": name, "op": n.op, "value": n.value,
-                      "input": leaf and bool(n.label), "x": int(pos[n.id][0]), "y": pos[n.id][1]})
+        node = {"id": n.id, "name": name, "op": n.op, "value": n.value,
+                "input": leaf and bool(n.label), "x": int(pos[n.id][0]), "y": pos[n.id][1]}
+        if not leaf and _key(n.op) not in js_rules():  # shown from the engine's own numbers
+            node["local"] = ops.local_derivatives(v)
+            if len(v.prev) == 1 and n.op not in tables:
+                tables[n.op] = _table(n.op, limits)
+        nodes.append(node)
     spec = {"nodes": nodes, "edges": [list(e) for e in graph.edges], "root": len(nodes) - 1,
             "limits": [float(limits[0]), float(limits[1])], "step": float(step), "h": float(h)}
+    if tables:
+        spec["tables"] = tables
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
     return Explorer(spec, f"mlpx-{digest}-{next(_instances)}")
+
+
+def _key(op: str) -> str:
+    return "**" if op.startswith("**") else op
+
+
+def _table(symbol: str, limits: tuple[float, float]) -> dict[str, Any]:
+    """A unary op's values, first and second derivatives on an even grid, all computed by the
+    engine (the second by a central difference of its local derivative), over three times the
+    sliders' range (at least -10 to 10); ``None`` where the op rejects the input."""
+    method = ops.by_symbol(symbol).method
+    reach = max(10.0, 3 * max(abs(float(x)) for x in limits))
+    n = min(int(round(2 * reach / TABLE_STEP)), 4000)
+    step = 2 * reach / n
+
+    def local(x: float) -> tuple[float, float] | None:
+        v = Value(x)
+        try:
+            out = getattr(v, method)()
+        except (ValueError, ZeroDivisionError):
+            return None
+        return out.data, ops.local_derivatives(out)[0]
+
+    f, d, d2 = [], [], []
+    for i in range(n + 1):
+        x, eps = -reach + i * step, 1e-5
+        here, up, down = local(x), local(x + eps), local(x - eps)
+        ok = here is not None and up is not None and down is not None
+        f.append(_round(here[0]) if ok else None)
+        d.append(_round(here[1]) if ok else None)
+        d2.append(_round((up[1] - down[1]) / (2 * eps)) if ok else None)
+    return {"lo": -reach, "step": step, "f": f, "d": d, "d2": d2}
+
+
+def _round(x: float) -> float:
+    """12 significant digits: far below the interpolation's error, a third fewer bytes."""
+    return float(f"{x:.12g}")

@@ -152,14 +152,16 @@ def _labels(y: Any, n: int) -> np.ndarray:
 
 
 def plot_activations(ax: Sequence[Axes] | None = None, *,
-                     names: Sequence[str] = ("relu", "sigmoid", "tanh")) -> Figure:
+                     names: Sequence[str] | None = None) -> Figure:
     """Plot activation functions (left) and their derivatives (right), from ``ACTIVATIONS``.
 
     Args:
         ax: None, or two Axes to draw on: a list, a tuple or the array that
-            ``plt.subplots(1, 2)`` returns. names: which activations, in order.
+            ``plt.subplots(1, 2)`` returns. names: which activations, in order (default: all but
+            identity).
     """
-    names = validation.sequence(names, "names", min_len=1, what="activation names")
+    names = validation.sequence([n for n in activations.ACTIVATIONS if n != "identity"] if names
+                                is None else names, "names", min_len=1, what="activation names")
     acts = [activations.get(n, f"names[{i}]") for i, n in enumerate(names)]
     if ax is not None:
         pair = (list(np.ravel(ax)) if isinstance(ax, np.ndarray)
@@ -182,7 +184,7 @@ def plot_activations(ax: Sequence[Axes] | None = None, *,
             axes[0].plot(z, act.numpy_fn(z), **style)
             axes[1].plot(z, df, **style)
         axes[0].set(title="activation $\\sigma(z)$", xlabel="$z$", ylim=(-1.3, 2.3))
-        axes[1].set(title="derivative $d\\sigma/dz$", xlabel="$z$", ylim=(-0.1, 1.2))
+        axes[1].set(title="derivative $d\\sigma/dz$", xlabel="$z$", ylim=(-0.2, 1.2))
         for a in axes:
             a.axhline(0.0, color=GREY, lw=0.6)
             a.axvline(0.0, color=GREY, lw=0.6)
