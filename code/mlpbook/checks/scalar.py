@@ -53,8 +53,9 @@ def check_tanh(tanh_fn: Callable[[Value], Value], *,
     Three stages, each at every point and to ``atol``: the value; the gradient of
     ``tanh_fn(x)``; and the gradient of ``3 * tanh_fn(x) + tanh_fn(x)`` (= 4 (1 - tanh^2), which
     catches a ``_backward`` that forgets ``out.grad`` or overwrites with ``=`` instead of
-    ``+=``). Each stage passed earns a third (``credit``). A ``tanh_fn`` that calls the
-    library's ``Value.tanh`` fails: the exercise is to write it.
+    ``+=``). With the value right, each gradient stage earns half (``credit``; the value alone
+    is what the starter gives). A ``tanh_fn`` that calls the library's ``Value.tanh`` fails:
+    the exercise is to write it.
     """
     pts = _points(points)
     timeout = _check_settings(verbose, timeout, atol=atol)
@@ -110,8 +111,8 @@ def check_tanh(tanh_fn: Callable[[Value], Value], *,
         if not failures:
             return CheckResult(name, True, f"value and gradient match math.tanh and 1 - tanh² "
                                f"at {len(pts)} points (atol {atol:g}).")
-        first = failures[0]
-        first.credit = 0.0 if "already holds the answer" in first.message else (
-            (3 - len(failures)) / 3)
+        first = failures[0]  # the value alone is the starter's: credit is for the gradients
+        first.credit = 0.0 if len(failures) >= 2 or "already holds the answer" in first.message \
+            or first is failures[0] and failures[0].message.startswith("wrong value") else 0.5
         return first
     return _run(name, body, verbose, timeout, tanh_fn)
