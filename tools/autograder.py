@@ -38,7 +38,8 @@ OUT = ROOT / "_build" / "autograder"
 PAYLOAD = ["book/lab.md", "book/solutions", "code/mlpbook", "code/pyproject.toml",
            "tools/autograder.py", "tools/grade.py", "tools/grade_lab.py", "tools/grade_report.py",
            "tools/grade_run.py", "tools/grade_sandbox.py", "tools/grade_score.py",
-           "tools/grade_snapshot.py", "tools/grade_worker.py", "tools/sphinxext/editions.py"]
+           "tools/grade_snapshot.py", "tools/grade_worker.py", "tools/sphinxext/editions.py",
+           "tools/sphinxext/solutions.py"]
 # The pins of requirements.txt the grader imports (jupytext and Sphinx read the lab page).
 PINNED = ("torch", "numpy", "matplotlib", "jupytext", "nbformat", "ipython", "sphinx",
           "docutils", "pyyaml", "markdown-it-py", "mdit-py-plugins")

@@ -22,6 +22,7 @@ GRADER_TAG = "grader"  # a cell the grader runs from the book, never from the su
 MAX_BYTES = 50 << 20  # a notebook larger than this is not read
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
 from editions import DIRECTIVE, page_cells  # noqa: E402  (MyST directives, solutions: one place)
+from solutions import page_text  # noqa: E402  (the page with its book/solutions/ blocks)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def read_lab(path: Path = LAB) -> Lab:
     exercises: list[Exercise] = []
     cells: list[LabCell] = []
     current = None
-    for cell, in_solution in page_cells(path.read_text(encoding="utf-8")):
+    for cell, in_solution in page_cells(page_text(path)):
         if cell.cell_type == "code":
             cells.append(LabCell(cell.source, tuple(cell.metadata.get("tags", [])), current,
                                  in_solution))
