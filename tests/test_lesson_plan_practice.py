@@ -119,8 +119,9 @@ def test_instructor_guide_labels_and_links() -> None:
     # every block of the practice table is linked, and every link resolves (for written pages)
     for page, label in PRACTICE_ROWS.values():
         assert label in linked, f"the instructor guide never links {label}"
+    table = "```{lab-exercises}" in text  # the lab's table, generated from its manifest
     for label in LAB:
-        assert label in linked, f"the instructor guide never links {label}"
+        assert table or label in linked, f"the instructor guide never links {label}"
     missing = {lab for lab in linked if lab.startswith(("sec-practice", "ex-lab", "sec-instructor"))
                and lab not in defined}
     assert not missing, f"instructor.md links undefined labels: {sorted(missing)}"
