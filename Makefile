@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: venv book test check browser bench mutate mutate-fast publish clean help grade preview
+.PHONY: venv book test check browser bench mutate mutate-fast publish clean help grade preview autograder
 .DEFAULT_GOAL := help
 
 help:
@@ -17,7 +17,9 @@ help:
 	@echo "make preview  serve the book on http://127.0.0.1:8000, rebuild on save, reload the browser"
 	@echo "make bench    benchmark build speed, page run time and page weight"
 	@echo "make mutate   mutation testing: does the build catch broken gradients?"
-	@echo "make grade SUBMISSIONS=DIR  grade the lab notebooks in DIR: DIR/grades.csv, DIR/feedback/"
+	@echo "make grade SUBMISSIONS=DIR  grade the lab notebooks in DIR: DIR/grades.csv, summary.md,"
+	@echo "              answers.md, feedback/ (ONLY=name regrades one; ID_PATTERN=canvas|moodle|REGEX)"
+	@echo "make autograder  _build/autograder/autograder.zip for a Gradescope programming assignment"
 	@echo "make publish  push _build/html to the gh-pages branch (ghp-import)"
 	@echo "make clean    remove _build"
 
@@ -58,7 +60,12 @@ mutate: $(STAMP)
 # The lab as graded homework: every DIR/*.ipynb, sandboxed, scored with the book's self-checks.
 grade: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR (a folder of .ipynb files)" >&2; exit 2; }
-	$(PY) tools/grade.py "$(SUBMISSIONS)" --jobs $(JOBS)
+	$(PY) tools/grade.py "$(SUBMISSIONS)" --jobs $(JOBS) $(if $(ONLY),--only "$(ONLY)") \
+	  $(if $(ID_PATTERN),--id-pattern '$(ID_PATTERN)')
+
+# The same grader as a Gradescope autograder (setup.sh, run_autograder, the lab and mlpbook).
+autograder: $(STAMP)
+	$(PY) tools/autograder.py build
 
 # The Colab buttons open notebooks/<page>.ipynb from the gh-pages branch of the book's GitHub
 # repository (derived: GITHUB_REPOSITORY, else the git remote origin, else repository.url in

@@ -159,7 +159,9 @@ def test_check_collapse_reports_a_transposed_weight() -> None:
     _assert_fails(checks.check_collapse(model, (W.T, b), verbose=False), "wrong shape")
     _assert_fails(checks.check_collapse(lambda X: X, single, verbose=False), "model",
                   "nn.Module")  # type: ignore[arg-type]
-    assert checks.check_collapse(model, collapse_linear, verbose=False)  # a function is called
+    _assert_fails(checks.check_collapse(model, collapse_linear, verbose=False),
+                  "already holds the answer")  # the library's own answer earns nothing
+    assert checks.check_collapse(model, lambda m: (W, b), verbose=False)  # a function is called
 
 
 def test_check_answer_never_passes_vacuously() -> None:
@@ -188,3 +190,65 @@ def test_the_pages_settings_are_validated(call, exc, word) -> None:
     """What the page passes (not the student) raises: a wrong setting is a bug to fix."""
     with pytest.raises(exc, match=word):
         call()
+
+
+# ----- grades that mean something: the student's own code path, the page's rules, partial credit
+
+
+def test_the_librarys_answers_earn_nothing() -> None:
+    """Exercise 1 asks for tanh's backward, which ``Value.tanh`` already holds; exercise 3's
+    ``collapse`` is ``models.collapse_linear``: calling them fails, however right the result."""
+    shortcut = checks.check_tanh(lambda v: v.tanh(), verbose=False)
+    _assert_fails(shortcut, "Value.tanh", "already holds the answer")
+    assert shortcut.score == 0
+    model = make_mlp(2, [4], 1, activation="identity", seed=0, dtype=torch.float64)
+    _assert_fails(checks.check_collapse(model, lambda m: collapse_linear(m), verbose=False),
+                  "collapse_linear")
+    assert checks.check_tanh(_tanh_op, verbose=False)  # the student's own op passes
+
+
+def test_no_autograd_in_the_hand_written_backward_is_enforced_and_flagged() -> None:
+    def by_autograd(X, y, W1, b1, W2, b2):
+        with torch.enable_grad():
+            params = [p.clone().requires_grad_(True) for p in (W1, b1, W2, b2)]
+            loss = ((torch.relu(X @ params[0].T + params[1]) @ params[2].T + params[3] - y)
+                    ** 2).mean()
+            return torch.autograd.grad(loss, params)
+
+    for check in (checks.check_mlp_backward, checks.check_gradcheck):
+        result = check(by_autograd, verbose=False)
+        _assert_fails(result, "no autograd", "torch.autograd.grad")
+        assert result.flag == "autograd" and result.score == 0
+
+
+def _right_backward(X, y, W1, b1, W2, b2):
+    Z = X @ W1.T + b1
+    H = torch.relu(Z)
+    d_yhat = 2 * (H @ W2.T + b2 - y) / y.numel()
+    dZ = (d_yhat @ W2) * (Z > 0)
+    return dZ.T @ X, dZ.sum(0), d_yhat.T @ H, d_yhat.sum(0)
+
+
+def test_partial_credit_per_gradient_and_per_stage() -> None:
+    assert checks.check_mlp_backward(_right_backward, verbose=False).score == 1
+    assert checks.check_gradcheck(_right_backward, verbose=False).score == 1
+
+    def wrong_db1(*args):
+        dW1, db1, dW2, db2 = _right_backward(*args)
+        return dW1, db1 * 2, dW2, db2
+
+    for check in (checks.check_mlp_backward, checks.check_gradcheck):
+        result = check(wrong_db1, verbose=False)
+        _assert_fails(result, "db1")
+        assert result.score == 0.75, (check, result.score)
+    overwrite = checks.check_tanh(lambda v: _tanh_op(v, overwrite=True), verbose=False)
+    assert not overwrite and overwrite.score == 0.5  # the gradient right, not its accumulation
+    assert "partial credit" in str(overwrite)
+
+
+def test_a_graded_answer_is_never_shown() -> None:
+    wrong = checks.check_answer("gradients in .grad", 4, 5, atol=0, verbose=False, reveal=False)
+    assert not wrong and "5" not in str(wrong) and "not shown" in str(wrong)
+    assert checks.check_answer("gradients in .grad", 5, 5, atol=0, verbose=False, reveal=False)
+    with pytest.raises(TypeError, match="reveal"):
+        checks.check_answer("q", 5, 5, reveal="no")

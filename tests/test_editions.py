@@ -24,8 +24,13 @@ from conftest import ROOT, copy_repo, run_build
 
 sys.path.insert(0, str(ROOT / "tools" / "sphinxext"))
 from editions import page_cells, solution_spans, solution_texts, strip_solutions  # noqa: E402
+from grade_lab import read_lab  # noqa: E402  (tools/: the lab's one manifest)
+from solutions import page_text, solutions_path  # noqa: E402
 
 LAB = ROOT / "book" / "lab.md"
+HAS_SOLUTIONS = solutions_path(LAB).is_file()  # a public copy has no book/solutions/
+needs_solutions = pytest.mark.skipif(not HAS_SOLUTIONS, reason="no book/solutions/ here (a "
+                                     "public copy): nothing to look for")
 
 
 def _key(text: str) -> str:
@@ -65,11 +70,11 @@ def notebook_text(data: str) -> str:
 def _rest_of_book() -> str:
     """Every other page, and the package (the pages show its code, and print its messages)."""
     paths = [p for p in sorted((ROOT / "book").glob("*.md")) if p != LAB]
-    paths += sorted((ROOT / "code" / "mlpbook").glob("*.py"))
+    paths += sorted((ROOT / "code" / "mlpbook").rglob("*.py"))
     return "\n".join(p.read_text(encoding="utf-8") for p in paths)
 
 
-def fragments(text: str = LAB.read_text(encoding="utf-8")) -> dict[str, list[str]]:
+def fragments(text: str = page_text(LAB)) -> dict[str, list[str]]:
     """Pieces of the solutions that appear nowhere else in the book: code lines and prose."""
     elsewhere = _key(strip_solutions(text) + _rest_of_book())
     code, prose = [], []
@@ -152,7 +157,7 @@ def test_page_cells_cut_where_strip_solutions_cuts() -> None:
     solutions are exactly the cells of the page without them (the student edition's source)."""
     import jupytext
 
-    for text in (PAGE, LAB.read_text(encoding="utf-8")):
+    for text in (PAGE, page_text(LAB)):
         cells = page_cells(text)
         outside = [c.source for c, inside in cells if not inside and c.cell_type == "code"]
         stripped = jupytext.reads(strip_solutions(text), fmt="md:myst").cells
@@ -171,9 +176,13 @@ def test_unclosed_gated_solution_is_an_error() -> None:
         solution_spans("```{solution-start} ex\n```\nsecret\n")
 
 
+@needs_solutions
 def test_lab_has_solutions_to_look_for() -> None:
+    """One solution per exercise of the lab's manifest, all in book/solutions/, none in the
+    page itself."""
     found = fragments()
-    assert len(solution_texts(LAB.read_text(encoding="utf-8"))) == 5
+    assert len(solution_texts(page_text(LAB))) == len(read_lab().exercises)
+    assert not solution_texts(LAB.read_text(encoding="utf-8"))
     assert len(found["code"]) >= 20 and len(found["prose"]) >= 10, found
 
 
@@ -250,6 +259,8 @@ def _lab_terms(index: dict) -> set[str]:
 
 @pytest.fixture(scope="module")
 def editions(tmp_path_factory) -> dict:
+    if not HAS_SOLUTIONS:
+        pytest.skip("no book/solutions/ here (a public copy): one edition only")
     root = copy_repo(tmp_path_factory.mktemp("editions") / "repo", with_cache=True)
     built = {}
     for step, edition in (("show", "show"), ("hide", "hide"), ("show-again", "show")):
@@ -289,7 +300,7 @@ def test_student_edition_pages_and_files_hold_no_solution(editions) -> None:
 
 
 def test_student_edition_page_source_is_the_page_without_solutions(editions) -> None:
-    assert editions["hide"]["sources"] == strip_solutions(LAB.read_text(encoding="utf-8"))
+    assert editions["hide"]["sources"] == strip_solutions(page_text(LAB))
 
 
 def test_student_edition_has_no_solution_figure(editions) -> None:
@@ -301,7 +312,7 @@ def test_student_edition_search_index_has_no_solution_words(editions) -> None:
     from sphinx.search.en import SearchEnglish
 
     stem = SearchEnglish({}).stem
-    text = LAB.read_text(encoding="utf-8")
+    text = page_text(LAB)
     others = _rest_of_book() + strip_solutions(text)
     other_stems = {stem(w) for w in re.findall(r"[a-z]+", others.lower())}
     words = {w for block in solution_texts(text) for w in re.findall(r"[a-z]{5,}", block.lower())}
@@ -310,7 +321,7 @@ def test_student_edition_search_index_has_no_solution_words(editions) -> None:
     assert not only & _lab_terms(editions["hide"]["index"])
 
 
-def solution_labels(text: str = LAB.read_text(encoding="utf-8")) -> set[str]:
+def solution_labels(text: str = page_text(LAB)) -> set[str]:
     """Labels defined inside the solutions: targets, figure names, :label: and :name:."""
     pattern = r"^\(([\w-]+)\)=$|^\s*(?:name|:name|:label):\s*([\w-]+)\s*$"
     return {a or b for block in solution_texts(text)
@@ -363,3 +374,36 @@ def test_an_unknown_edition_is_refused(editions) -> None:
     result = _build(editions["root"], "maybe")
     assert result.returncode != 0
     assert "SOLUTIONS" in result.stdout + result.stderr
+
+
+def test_a_copy_without_the_solutions_folder_is_the_student_edition(tmp_path) -> None:
+    """A public copy or a student's fork (no book/solutions/): the default build succeeds, and
+    no solution line appears anywhere in the site or its notebooks; no instructor notebook."""
+    found = fragments()["code"] + fragments()["prose"] if HAS_SOLUTIONS else []
+    root = copy_repo(tmp_path / "repo", with_cache=True)
+    if (root / "book" / "solutions").exists():
+        import shutil
+
+        shutil.rmtree(root / "book" / "solutions")
+    result = run_build(root)
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    site = _site_without_instructor(root)
+    leaks = {(name, f) for name, text in site.items() for f in found if f in text}
+    assert not leaks, sorted(leaks)[:10]
+    assert _key("Add tanh's backward") in site["book/lab.html"]
+    assert "notebooks/lab.ipynb" in site
+    assert not (root / "_build" / "instructor" / "lab-solutions.ipynb").exists()
+
+
+def _site_without_instructor(root: Path) -> dict[str, str]:
+    out = root / "_build" / "html"
+    texts = {}
+    for path in out.rglob("*"):
+        rel = str(path.relative_to(out))
+        if path.suffix == ".html":
+            texts[rel] = html_text(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".ipynb":
+            texts[rel] = notebook_text(path.read_text(encoding="utf-8"))
+        elif path.suffix in (".md", ".txt", ".js", ".json"):
+            texts[rel] = _key(html.unescape(path.read_text(encoding="utf-8", errors="replace")))
+    return texts

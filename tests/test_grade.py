@@ -24,9 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grade  # noqa: E402  (tools/grade.py, on the path through conftest)
 
 pytestmark = pytest.mark.book  # the notebooks graded are the ones the build writes
+if not (grade.LAB.parent / "solutions" / "lab.md").is_file():
+    pytest.skip("no book/solutions/ here (a public copy): the grader proves itself on the "
+                "solutions first", allow_module_level=True)
 
 LIMITS = grade.Limits(timeout=45, cell=5, check=5)
 LAB = grade.read_lab()
+LAB_PAGE = grade.LAB
 FULL = float(len(LAB.exercises))
 
 
@@ -171,6 +175,38 @@ while True:
 """
 
 
+AUTOGRAD_BACKWARD = """
+def mlp_backward(X, y, W1, b1, W2, b2):
+    with torch.enable_grad():
+        params = [p.clone().requires_grad_(True) for p in (W1, b1, W2, b2)]
+        loss = ((torch.relu(X @ params[0].T + params[1]) @ params[2].T + params[3] - y)
+                ** 2).mean()
+        return torch.autograd.grad(loss, params)
+"""
+
+OWN_TANH = ("v.grad = v.grad + out.grad * (1 - t * t)  # mine\n"
+            "        assert isinstance(v.grad, float)")
+
+
+def _rename_second(nb, old: str, new: str):
+    """The second code cell holding ``old`` (the solution's, after the starter's) renamed."""
+    nb = copy.deepcopy(nb)
+    cells = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
+    cells[1].source = cells[1].source.replace(old, new)
+    return nb
+
+
+def _with_answer(nb, after: str, text: str):
+    """A Markdown cell ``text`` written after the first cell holding ``after``."""
+    nb = copy.deepcopy(nb)
+    at = next(i for i, c in enumerate(nb.cells) if after in c.source) + 1
+    nb.cells.insert(at, nbformat.v4.new_markdown_cell(text))
+    return nb
+
+
+WRITTEN = "The widest network overfits the sixty noisy points; held-out loss decides, qwertyuiop."
+
+
 def submissions(student, instructor) -> dict[str, object]:
     """Name -> notebook (or raw bytes for files that are not notebooks)."""
     at = _after_imports(student)
@@ -228,6 +264,24 @@ def submissions(student, instructor) -> dict[str, object]:
         "writes-checks.ipynb": _with_cell(student, OVERWRITE_CHECKS),
         # looks for the other notebooks being graded at the same time
         "snoops.ipynb": _with_cell(instructor, SNOOPS),
+        # the eight cases of a real class (issue 24): strong, partial, = for +=, the autograd
+        # shortcut, a fixed function beside the graded one, a slow sweep, copies, the library's
+        # answer
+        "partial.ipynb": _replace(instructor, "db1 = dZ.sum(dim=0)", "db1 = 2 * dZ.sum(dim=0)"),
+        "overwrites-grad.ipynb": _replace(instructor, "v.grad += (1 - t**2) * out.grad",
+                                          "v.grad = (1 - t**2) * out.grad"),
+        "autograd-shortcut.ipynb": _with_cell(instructor, AUTOGRAD_BACKWARD),
+        "fixed-beside.ipynb": _rename_second(instructor, "def train_loop(",
+                                             "def train_loop_fixed("),
+        "slow-sweep.ipynb": _replace(instructor, "runs = {(w, d): fit(w, d)",
+                                     f"import time\ntime.sleep({LIMITS.cell + 2})\n"
+                                     "runs = {(w, d): fit(w, d)"),
+        "copy-a_111_222_lab.ipynb": _with_answer(_replace(
+            student, 'raise NotImplementedError("tanh\'s _backward")', OWN_TANH),
+            "best_train = ...", WRITTEN),
+        "copy-b_333_444_lab.ipynb": _replace(
+            student, 'raise NotImplementedError("tanh\'s _backward")', OWN_TANH),
+        "library-tanh.ipynb": _with_cell(instructor, "tanh = lambda v: v.tanh()"),
         "not-a-notebook.ipynb": b"this is not JSON {",
         "empty.ipynb": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
     }
@@ -262,8 +316,10 @@ def _feedback(graded, name) -> str:
 
 
 def test_lab_as_the_grader_reads_it() -> None:
-    assert [e.column for e in LAB.exercises] == ["tanh", "mlp-backward", "linear", "zero-grad",
-                                                 "capacity"]
+    page = LAB_PAGE.read_text(encoding="utf-8")
+    labels = re.findall(r"^```\{exercise-start\}.*\n:label: (ex-lab-[\w-]+)$", page, re.MULTILINE)
+    assert [e.label for e in LAB.exercises] == labels and len(set(labels)) == len(labels)
+    assert [e.column for e in LAB.exercises] == [la.removeprefix("ex-lab-") for la in labels]
     for ex in LAB.exercises:
         assert LAB.trusted(ex.label), f"{ex.label} has no self-check cell tagged grader"
     assert LAB.trusted(None), "the setup cell (imports) is tagged grader"
@@ -272,7 +328,8 @@ def test_lab_as_the_grader_reads_it() -> None:
 
 def test_csv_has_one_column_per_exercise(graded) -> None:
     rows = graded["rows"]
-    assert list(rows[0]) == ["submission", *(e.column for e in LAB.exercises), "total"]
+    assert list(rows[0]) == ["submission", "student_id", *(e.column for e in LAB.exercises),
+                             "total", "flag", "note"]
     nbs = graded["notebooks"]
     assert {r["submission"] for r in rows} == set(submissions(nbs["student"], nbs["instructor"]))
 
@@ -300,6 +357,7 @@ def test_untouched_student_notebook_scores_zero_and_runs_clean(graded) -> None:
 def test_instructor_notebook_scores_full_marks(graded) -> None:
     g = _g(graded, "instructor.ipynb")
     assert g.total == FULL and not g.notes, g.notes
+    assert [c for c, _ in g.flags] == ["copy:book"]  # the book's solutions, verbatim
     assert _feedback(graded, "instructor.ipynb").count("✅") >= 10
 
 
@@ -499,3 +557,97 @@ def test_a_notebook_cannot_see_the_others(graded) -> None:
         pytest.skip("no Linux user namespaces here: the grader runs with weaker isolation")
     g = _g(graded, "snoops.ipynb")
     assert g.total == FULL and not g.notes, g.notes
+
+
+# ----- the eight cases of a real class: each scored fairly, with the right reason, flagged ----
+
+
+def _row(graded, name) -> dict:
+    return next(r for r in graded["rows"] if r["submission"] == name)
+
+
+def _summary(graded) -> str:
+    return (graded["folder"] / "summary.md").read_text(encoding="utf-8")
+
+
+def test_partial_credit_per_gradient_and_stage(graded) -> None:
+    g = _g(graded, "partial.ipynb")  # db1 off by 2: 3 of 4 gradients, in both checks
+    assert g.scores["ex-lab-mlp-backward"] == 0.75 and g.total == FULL - 0.25, g.scores
+    assert "db1" in _feedback(graded, "partial.ipynb")
+    g = _g(graded, "overwrites-grad.ipynb")  # = for +=: the gradient right, not accumulated
+    assert g.scores["ex-lab-tanh"] == 0.5 and g.total == FULL - 0.5
+    assert "+=" in _feedback(graded, "overwrites-grad.ipynb")
+
+
+def test_the_autograd_shortcut_scores_zero_and_is_flagged(graded) -> None:
+    g = _g(graded, "autograd-shortcut.ipynb")
+    assert g.scores["ex-lab-mlp-backward"] == 0 and g.total == FULL - 1
+    assert "no autograd" in _feedback(graded, "autograd-shortcut.ipynb")
+    assert "rule:autograd" in _row(graded, "autograd-shortcut.ipynb")["flag"]
+    assert "autograd-shortcut.ipynb" in _summary(graded).split("## Needs review")[1]
+
+
+def test_the_librarys_answer_earns_nothing(graded) -> None:
+    g = _g(graded, "library-tanh.ipynb")
+    assert g.scores["ex-lab-tanh"] == 0 and g.total == FULL - 1
+    assert "Value.tanh" in _feedback(graded, "library-tanh.ipynb")
+
+
+def test_a_fixed_function_beside_the_graded_one_is_named(graded) -> None:
+    g = _g(graded, "fixed-beside.ipynb")
+    assert g.scores["ex-lab-zero-grad"] == 0.5
+    text = _feedback(graded, "fixed-beside.ipynb")
+    assert "the grader graded `train_loop` from code cell" in text
+    assert "`train_loop_fixed`" in text
+
+
+def test_a_slow_sweep_is_told_the_time_limit_and_its_cell(graded) -> None:
+    g = _g(graded, "slow-sweep.ipynb")
+    assert g.scores["ex-lab-capacity"] < 1 and g.total >= FULL - 1
+    section = "\n".join(g.sections["ex-lab-capacity"])
+    assert "did not finish: stopped at the time limit" in section, section
+    assert re.search(r"code cell \d+ \(`import time`, shown as \[\d+\]", section), section
+    assert "NameError" not in section
+
+
+def test_copies_are_flagged_in_grades_and_summary(graded) -> None:
+    for name in ("copy-a_111_222_lab.ipynb", "copy-b_333_444_lab.ipynb"):
+        g = _g(graded, name)
+        assert g.scores["ex-lab-tanh"] == 1
+        assert "copy:peer" in _row(graded, name)["flag"]
+    assert "copy-b_333_444_lab.ipynb" in _row(graded, "copy-a_111_222_lab.ipynb")["note"]
+    assert "copy:book" in _row(graded, "instructor.ipynb")["flag"]
+    review, info = _summary(graded).split("## Needs review")[1].split("## Information")
+    assert "copy-a_111_222_lab.ipynb" in review and "rebinds-checks.ipynb" in review
+    honest = _g(graded, "tanh-on-value.ipynb")  # Value.tanh = tanh: information, not a flag
+    assert [c for c, _ in honest.flags] == ["copy:book"] and honest.notes
+    assert "tampering" in _row(graded, "rebinds-checks.ipynb")["flag"]
+
+
+def test_student_ids_and_statistics(graded) -> None:
+    assert _row(graded, "copy-a_111_222_lab.ipynb")["student_id"] == "111"  # Canvas style
+    assert _row(graded, "student.ipynb")["student_id"] == "student"
+    text = _summary(graded)
+    for ex in LAB.exercises:
+        assert re.search(rf"\| {ex.number}\. {ex.column} \| \d\.\d\d \| \d+/\d+", text)
+    assert "| 1 | check_tanh |" in text
+
+
+def test_written_answers_are_collected_in_one_sheet(graded) -> None:
+    sheet = (graded["folder"] / "answers.md").read_text(encoding="utf-8")
+    part = sheet.split("## Exercise 5")[1]
+    assert "copy-a_111_222_lab.ipynb (111)" in part and "qwertyuiop" in part
+    assert sheet.count("qwertyuiop") == 1
+
+
+def test_only_regrades_one_submission_into_the_files(graded) -> None:
+    folder = graded["folder"]
+    before = {r["submission"]: r for r in graded["rows"]}
+    nbformat.write(graded["notebooks"]["instructor"], folder / "student.ipynb")
+    grade.grade(folder, jobs=1, limits=LIMITS, quiet=True, only="student.ipynb")
+    rows = {r["submission"]: r for r in csv.DictReader(open(folder / "grades.csv",
+                                                            encoding="utf-8"))}
+    assert set(rows) == set(before)
+    assert rows["student.ipynb"]["total"] == f"{FULL:g}"
+    assert rows["instructor.ipynb"] == before["instructor.ipynb"]
+    assert "Total: 5 / 5" in _feedback(graded, "student.ipynb")

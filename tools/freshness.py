@@ -29,7 +29,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pages import CACHE, ROOT, Page, book_pages
+from pages import CACHE, ROOT, Page, book_pages, page_text
 from state_files import (Say, _quiet, _read_json, file_digest, no_interrupt,  # noqa: F401
                          write_atomic)  # (the tests use them as freshness.*)
 
@@ -73,7 +73,7 @@ def input_digest(page: Page, root: Path = ROOT, package: str | None = None) -> s
     when the page uses the package.
     """
     h = hashlib.sha256()
-    h.update(page.path.read_bytes())
+    h.update(page.text.encode())  # with its solutions, where book/solutions/ has them
     h.update(_digest_files([root / name for name in GLOBAL_INPUTS], root).encode())
     if page.imports_mlpbook:
         h.update((package or package_digest(root)).encode())
@@ -180,7 +180,7 @@ def read_notebook(path: Path):
     from myst_parser.config.main import MdParserConfig
 
     return read_myst_markdown_notebook(
-        path.read_text(encoding="utf-8"), config=MdParserConfig(), add_source_map=True, path=str(path)
+        page_text(path), config=MdParserConfig(), add_source_map=True, path=str(path)
     )
 
 

@@ -15,6 +15,9 @@ from typing import Callable
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sphinxext"))
+from solutions import page_text  # noqa: E402  (a page with its book/solutions/ blocks)
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = ROOT / "code" / "mlpbook"
 CODE_CELL = re.compile(r"^```\{code-cell\}", re.MULTILINE)
@@ -35,7 +38,7 @@ class Page:
 
     @property
     def text(self) -> str:
-        return self.path.read_text(encoding="utf-8")
+        return page_text(self.path)
 
     @property
     def has_code(self) -> bool:

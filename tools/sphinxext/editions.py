@@ -219,6 +219,17 @@ class RemoveSolutions(SphinxTransform):
                               "its partner; the student edition cannot tell what to remove")
 
 
+def add_solutions(app: Sphinx, docname: str, source: list[str]) -> None:
+    """source-read: a page with its solutions from ``book/solutions/`` (``solutions.page_text``),
+    which the page depends on from now on; without the folder, the page as it is."""
+    from solutions import merge, solutions_path
+
+    extra = solutions_path(Path(app.env.doc2path(docname)))
+    if extra.is_file():
+        app.env.note_dependency(str(extra))
+        source[0] = merge(source[0], extra.read_text(encoding="utf-8"))
+
+
 def clean_output(app: Sphinx, exception: Exception | None) -> None:
     """build-finished (student edition): sources without solutions, no stale images."""
     if exception is not None or app.config[CONFIG_NAME] != "hide" or app.builder.format != "html":
@@ -261,6 +272,7 @@ def merge_removed(app: Sphinx, env, docnames: set[str], other) -> None:
 def setup(app: Sphinx) -> dict:
     app.add_config_value(CONFIG_NAME, "show", "env", types=[str])
     app.connect("config-inited", choose_edition)
+    app.connect("source-read", add_solutions)
     app.connect("env-purge-doc", purge_removed)
     app.connect("env-merge-info", merge_removed)
     app.add_transform(RemoveSolutions)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from solutions import page_text  # the page with its book/solutions/ blocks
+
 # key -> the glued output's mime bundle, e.g. {"text/plain": "0.1234"}
 GlueData = dict[str, dict[str, str]]
 
@@ -24,7 +26,7 @@ def cached_outputs(cache_dir: Path, page_path: Path):
         return None
     cache = get_cache(str(cache_dir))
     try:
-        record = cache.match_cache_notebook(jupytext.read(page_path, fmt="md:myst"))
+        record = cache.match_cache_notebook(jupytext.reads(page_text(page_path), fmt="md:myst"))
     except KeyError:
         return None
     return cache.get_cache_bundle(record.pk).nb

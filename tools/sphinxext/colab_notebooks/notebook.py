@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from editions import page_cells  # tools/sphinxext, beside this package
+from solutions import page_text  # the page with its book/solutions/ blocks
 
 from .markdown import MystToMarkdown
 from .setup_cell import SETUP_CELL_ID
@@ -183,7 +184,7 @@ def page_notebooks(page: Path, converter: MystToMarkdown, setup: str,
                                          metadata={"cellView": "form", "tags": [SETUP_CELL_ID]})
 
     student, instructor = [setup_cell()], [setup_cell()]
-    cells = page_cells(page.read_text(encoding="utf-8"))  # what a solution is: editions.py
+    cells = page_cells(page_text(page))  # what a solution is: editions.py
     for cell, in_solution in cells:
         if cell.cell_type == "code":
             out = code_cell(cell)
