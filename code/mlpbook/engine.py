@@ -102,7 +102,7 @@ class Value:
 
     def exp(self) -> Value:
         """Return ``e ** self``; d(out)/d(self) = out."""
-        if self.data > _MAX_EXP:  # e ** 709.79 is the largest float64
+        if self.data > _MAX_EXP:  # ln(largest float64) = 709.7827...; the message rounds down
             raise ValueError(f"exp({self.data:g}) overflows float64: exp needs x <= 709.78")
         out = Value(math.exp(self.data), _prev=(self,), _op="exp")
 
