@@ -261,3 +261,12 @@ def test_the_map_puts_no_more_core_reading_in_a_slot_than_it_holds(built_book: P
 def test_the_slots_that_do_not_fit_yet(built_book: Path) -> None:
     slots = _slots(built_book)
     assert all(slots[s] <= _length(*s) for s in NOT_YET_FITTING), slots
+
+
+@pytest.mark.book
+def test_mlp_autograd_and_live_demo_keep_their_core_short(built_book: Path) -> None:
+    """The core targets of issue 25 for mlp, autograd and live-demo (the whole core path is
+    to stay within 45 minutes)."""
+    shown = shown_times(built_book)
+    for page, target in {"mlp": 10, "autograd": 10, "live-demo": 4}.items():
+        assert shown[f"book/{page}"][0] <= target, (page, shown[f"book/{page}"])
