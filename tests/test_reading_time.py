@@ -131,8 +131,6 @@ def _cell(code: str, *tags: str):
 
 
 def test_deep_dive_cells_that_follow_a_box_join_it() -> None:
-    from docutils import nodes
-
     tree = doctree(DEEP + "\n.. container:: deep-dive\n\n   Twelve thirteen.\n\nFourteen.\n")
     box = next(iter(tree.findall(rt._deep_dive)))
     section = box.parent
@@ -149,8 +147,6 @@ def test_deep_dive_cells_that_follow_a_box_join_it() -> None:
 
 
 def test_a_deep_dive_cell_after_core_prose_is_a_warning(monkeypatch) -> None:
-    from docutils import nodes
-
     warned = []
     monkeypatch.setattr(rt.logger, "warning", lambda msg, **kw: warned.append(msg))
     tree = doctree(DEEP + "\nFourteen.\n")
