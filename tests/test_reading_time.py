@@ -246,7 +246,7 @@ def _length(start: str, end: str) -> int:
 @pytest.mark.book
 def test_the_map_puts_no_more_core_reading_in_a_slot_than_it_holds(built_book: Path) -> None:
     slots = _slots(built_book)
-    assert len(slots) >= 7, slots
+    assert len(slots) >= 6, slots  # the lecture slots with reading (not the break)
     over = {s: t for s, t in slots.items() if t > _length(*s) and s not in NOT_YET_FITTING}
     assert not over, f"more core reading (min) than the slot holds: {over}"
 
