@@ -13,10 +13,28 @@ A page's reading time, in minutes, is
 rounded to the nearest minute (at least 1). Outputs of cells and code folded away
 (``hide-input``) are not counted; cells tagged ``remove-cell`` are not on the page at all.
 
-The result is shown under each page's title. The role ``{reading-time}`` puts minutes into
-prose: ``{reading-time}`part:Lecture` `` is the sum over the pages of the ``_toc.yml`` part whose
-caption starts with "Lecture"; ``{reading-time}`recap` `` is one page (a docname, relative to
-the current page as for ``{doc}``). Sums add the minutes shown on the pages, so they agree.
+Each page is counted twice: **all** of it, and its **core**, which leaves out the optional
+boxes, admonitions with the class ``deep-dive``::
+
+    :::{admonition} Deep dive: <title>
+    :class: dropdown deep-dive
+    ...
+    :::
+
+A deep-dive box must be collapsed (``dropdown``) and titled "Deep dive: ..."; the build warns
+(and so fails) otherwise. Code cells cannot sit inside a directive in a MyST notebook, so a deep
+dive with code continues after its box: the code cells tagged ``deep-dive`` and the
+``:::{container} deep-dive`` blocks (more prose) that follow the box, with nothing else between,
+are moved into it when the page is read (cells the page removes may sit between them). A
+``deep-dive`` cell or container that follows no box is a warning. Under each page's title the extension shows "core N min · all M min",
+or one number when the page has no deep dive.
+
+The role ``{reading-time}`` puts minutes into prose: ``{reading-time}`part:Lecture` `` is the sum
+over the pages of the ``_toc.yml`` part whose caption starts with "Lecture";
+``{reading-time}`recap` `` is one page (a docname, relative to the current page as for
+``{doc}``). Both count all of a page; the prefix ``core:`` counts its core only
+(``{reading-time}`core:part:Lecture` ``, ``{reading-time}`core:recap` ``). Sums add the minutes
+shown on the pages, so they agree.
 """
 
 from __future__ import annotations
@@ -37,6 +55,8 @@ CODE_LINES_PER_MINUTE = 20
 MINUTES_PER_EQUATION = 0.25
 MINUTES_PER_QUESTION = 1.0
 QUESTION_TITLES = re.compile(r"^(Predict first|Self-check|Question\b)")
+DEEP_DIVE = "deep-dive"  # the class of an optional box: counted in "all", not in "core"
+DEEP_DIVE_TITLE = "Deep dive: "
 WORD = re.compile(r"[\w'’-]+")
 
 
@@ -87,10 +107,21 @@ def _title_of(node: nodes.Element) -> str:
     return titles[0].astext().strip() if titles else ""
 
 
-def count(doctree: nodes.document) -> Counts:
-    """Count the words, visible code lines, equations and questions of one page."""
+def _deep_dive(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.Admonition) and DEEP_DIVE in node.get("classes", [])
+
+
+def _in_deep_dive(node: nodes.Node) -> bool:
+    return _deep_dive(node) or any(_deep_dive(p) for p in _ancestors(node))
+
+
+def count(doctree: nodes.document, *, core: bool = False) -> Counts:
+    """Count the words, visible code lines, equations and questions of one page (with
+    ``core``, leaving out what sits in a deep-dive box)."""
     c = Counts()
     for node in doctree.findall():
+        if core and _in_deep_dive(node):
+            continue
         if isinstance(node, nodes.literal_block):
             if not _in(node, "cell_code_output") and not _hidden_input(node):
                 c.code_lines += len([ln for ln in node.astext().splitlines() if ln.strip()])
@@ -107,32 +138,90 @@ def count(doctree: nodes.document) -> Counts:
             classes = node.get("classes", [])
             if "not-a-question" in classes:
                 continue
+            if DEEP_DIVE in classes:
+                continue  # the box itself is no question (what it asks inside is counted)
             if (node.tagname == "exercise_enumerable_node" or QUESTION_TITLES.match(title)
                     or ("dropdown" in classes and title.endswith("?"))):
                 c.questions += 1
     return c
 
 
-def describe(c: Counts) -> str:
+def describe(c: Counts, core: Counts | None = None) -> str:
+    """The line under a page's title: its reading time (core and all when they differ), then
+    what all of the page holds."""
     parts = [f"{c.words:,} words"]
     if c.code_lines:
         parts.append(f"{c.code_lines} line{'s' if c.code_lines != 1 else ''} of code")
     if c.questions:
         parts.append(f"{c.questions} question{'s' if c.questions != 1 else ''}")
-    return f"Reading time: about {c.minutes} min ({', '.join(parts)})"
+    if core is None or core.minutes == c.minutes:
+        return f"Reading time: about {c.minutes} min ({', '.join(parts)})"
+    return (f"Reading time: core {core.minutes} min · all {c.minutes} min "
+            f"({', '.join(parts)}; the core leaves out the deep dives)")
+
+
+def _tags(node: nodes.Node) -> set[str]:
+    if isinstance(node, nodes.container) and node.get("nb_element") == "cell_code":
+        return set(node.get("cell_metadata", {}).get("tags", []))
+    return set()
+
+
+def _continues_deep_dive(node: nodes.Node) -> bool:
+    """A node that belongs to the deep-dive box before it: a code cell tagged ``deep-dive``
+    or a ``{container} deep-dive`` of prose."""
+    if DEEP_DIVE in _tags(node):
+        return True
+    return (isinstance(node, nodes.container) and node.get("nb_element") is None
+            and DEEP_DIVE in node.get("classes", []))
+
+
+def _invisible(node: nodes.Node) -> bool:
+    """A cell the page does not show (its output is glued elsewhere, or nothing)."""
+    return bool({"remove-cell", "remove-input"} & _tags(node)) and not node.astext().strip()
+
+
+def gather_deep_dives(doctree: nodes.document) -> None:
+    """Move the deep-dive cells and containers that follow a deep-dive box into it."""
+    for box in list(doctree.findall(_deep_dive)):
+        parent, moved = box.parent, []
+        for sibling in parent.children[parent.index(box) + 1:]:
+            if _continues_deep_dive(sibling):
+                moved.append(sibling)
+            elif not _invisible(sibling):
+                break
+        for node in moved:
+            parent.remove(node)
+            box.append(node)
+    for node in doctree.findall(_continues_deep_dive):
+        if not any(_deep_dive(p) for p in _ancestors(node)):
+            logger.warning("reading-time: a deep-dive cell or container must follow a "
+                           "deep-dive box (or another deep-dive cell)", location=node)
+
+
+def check_deep_dives(doctree: nodes.document) -> None:
+    """Warn about a deep-dive box that is not collapsed or not titled "Deep dive: ..."."""
+    for node in doctree.findall(_deep_dive):
+        title = _title_of(node)
+        if "dropdown" not in node.get("classes", []) or not title.startswith(DEEP_DIVE_TITLE):
+            logger.warning(f"reading-time: a deep-dive box must be collapsed (:class: dropdown "
+                           f"deep-dive) and titled {DEEP_DIVE_TITLE!r}...; found {title!r}",
+                           location=node)
 
 
 def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     """Count the page, remember it, and show its reading time under the title."""
     env = app.env
-    c = count(doctree)
+    gather_deep_dives(doctree)
+    check_deep_dives(doctree)
+    c, core = count(doctree), count(doctree, core=True)
     if not hasattr(env, "mlpbook_reading"):
         env.mlpbook_reading = {}
-    env.mlpbook_reading[env.docname] = asdict(c)
+    env.mlpbook_reading[env.docname] = {"all": asdict(c), "core": asdict(core)}
     section = next(iter(doctree.findall(nodes.section)), None)
     if section is None or not section.children or not isinstance(section[0], nodes.title):
         return
-    note = nodes.paragraph("", "", nodes.emphasis("", describe(c)), classes=["reading-time"])
+    note = nodes.paragraph("", "", nodes.emphasis("", describe(c, core)),
+                           classes=["reading-time"])
     section.insert(1, note)
     if any(True for _ in doctree.findall(reading_time_ref)):
         if not hasattr(env, "mlpbook_reading_users"):
@@ -166,13 +255,16 @@ def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> N
     """Replace each ``{reading-time}`` by the minutes of the pages it names."""
     times = getattr(app.env, "mlpbook_reading", {})
     for node in list(doctree.findall(reading_time_ref)):
-        pages = _pages(app.env, docname, node["target"])
+        target, kind = node["target"], "all"
+        if target.startswith("core:"):
+            target, kind = target[len("core:"):].strip(), "core"
+        pages = _pages(app.env, docname, target)
         if pages is None or any(p not in times for p in pages):
             logger.warning(f"reading-time: {node['target']!r} names no page (or a page with no "
                            "reading time)", location=node)
             node.replace_self(nodes.Text("?"))
             continue
-        total = sum(Counts(**times[p]).minutes for p in pages)
+        total = sum(Counts(**times[p][kind]).minutes for p in pages)
         node.replace_self(nodes.Text(str(total)))
 
 
@@ -207,5 +299,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-updated", on_env_get_updated)
     app.connect("env-purge-doc", on_env_purge_doc)
     app.connect("env-merge-info", on_env_merge_info)
-    return {"version": "0.1", "env_version": 1, "parallel_read_safe": True,
+    return {"version": "0.1", "env_version": 2, "parallel_read_safe": True,
             "parallel_write_safe": True}
