@@ -105,3 +105,19 @@ def test_draw_graph_bad_input():
         draw_graph(Graph([Node(0, "a", "", 1.0, None)], [0]))
     with pytest.raises(ValueError, match="max_nodes"):
         draw_graph(trace_value(sum((Value(1.0) for _ in range(10)), Value(0.0))), max_nodes=5)
+
+
+def test_graph_figures_get_no_narrow_variant_but_are_marked_to_scroll_to_the_output() -> None:
+    """A graph cannot get narrower (its boxes hold its text): on a phone the page scrolls it to
+    its output instead (tools/sphinxext/figure_variants.py, book/_static/figures.js)."""
+    from mlpbook import figvariants
+
+    a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    L = a * b
+    L.label = "L"
+    L.backward()
+    ax = draw_graph(trace_value(L))
+    _, meta = figvariants.figure_bundle(ax.figure)
+    assert meta[figvariants.KEY].get("graph") is True
+    assert "narrow" not in meta[figvariants.KEY]
+    plt.close("all")

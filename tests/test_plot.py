@@ -13,7 +13,7 @@ import torch  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from mlpbook import plot  # noqa: E402
+from mlpbook import figvariants, plot  # noqa: E402
 from mlpbook.activations import ACTIVATIONS  # noqa: E402
 from mlpbook.data import sine, two_moons  # noqa: E402
 from mlpbook.models import MLP  # noqa: E402
@@ -33,9 +33,14 @@ def no_show(monkeypatch):
 def test_palette_is_okabe_ito_and_legible_on_both_themes() -> None:
     okabe_ito = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}
     assert set(plot.PALETTE) <= okabe_ito and len(plot.PALETTE) == 7
-    for colour in [plot.GREY, *plot.PALETTE[:4]]:
+    for colour in plot.PALETTE[:4]:
         assert plot._contrast(colour, "#FFFFFF") >= 3.0
         assert plot._contrast(colour, "#121212") >= 3.0
+    # Text: GREY on the light theme, GREY_DARK in the dark variant, >= 4.5:1 (WCAG AA)
+    for bg in figvariants.LIGHT_BACKGROUNDS:
+        assert plot._contrast(plot.GREY, bg) >= 4.5
+    for bg in figvariants.DARK_BACKGROUNDS:
+        assert plot._contrast(plot.GREY_DARK, bg) >= 4.5
 
 
 def test_use_book_style_sets_transparent_grey() -> None:
@@ -158,3 +163,74 @@ def test_plot_fit_1d() -> None:
         plot.plot_fit_1d(X, y[:5], torch.sin)
     with pytest.raises(TypeError, match="model_or_fn"):
         plot.plot_fit_1d(X, y, 3)
+
+
+# --- variants: dark theme and phone (mlpbook.figvariants) ----------------------------------------
+
+def _texts(svg: str) -> list[str]:
+    """The fill colour of every <text> (black when matplotlib leaves it out)."""
+    import re
+
+    out = []
+    for tag in re.findall(r"<text\b[^>]*>", svg):
+        m = re.search(r"fill:\s*(#[0-9a-fA-F]{6})", tag)
+        out.append(m.group(1) if m else "#000000")
+    return out
+
+
+def test_dark_variant_recolours_text_and_lines_and_keeps_heat_map_numbers() -> None:
+    svg = ('<svg><g><text style="font-size: 11px; fill: #555555">a</text></g>'
+           '<text style="font-size: 11px">black</text><text>$x$</text>'
+           '<path style="fill: none; stroke: #555555; stroke-width: 0.8"/>'
+           '<path style="fill: #c7dff0; stroke: #0072b2"/>'
+           '<text style="fill: #d55e00">orange text</text>'
+           '<g id="mlpbook-keep-7">\n <text style="fill: #ffffff">0.2</text>\n </g>'
+           '<image xlink:href="data:image/png;base64,AAAA"/></svg>')
+    dark = figvariants.recolour(svg, "dark")
+    fills = _texts(dark)
+    assert fills[0] == plot.GREY_DARK and fills[1] == fills[2] == "#ebebeb"
+    assert "stroke: " + plot.GREY_DARK in dark and "#c7dff0" not in dark  # tint made dark
+    assert fills[-1] == "#ffffff"  # kept: it sits on its own cell
+    for fill in fills[:-1]:
+        for bg in figvariants.DARK_BACKGROUNDS:
+            assert figvariants.contrast(fill, bg) >= 4.5, (fill, bg)
+    light = figvariants.recolour(svg, "light")
+    assert "#d55e00" not in light  # 3.9:1 on white: darkened to >= 4.5:1
+    assert all(figvariants.contrast(f, "#ffffff") >= 4.5 for f in _texts(light)[:-1])
+    with pytest.raises(ValueError, match="theme"):
+        figvariants.recolour(svg, "sepia")
+
+
+def test_narrow_variant_stacks_panels_and_keeps_text_size() -> None:
+    with plot._book_rc():
+        fig, (a, b) = plt.subplots(1, 2, figsize=(6.4, 3.0), layout="constrained", sharey=True)
+        a.plot([0, 1], [0, 1])
+        b.plot([0, 1], [1, 0])
+        narrow = figvariants.narrow_figure(fig)
+    assert narrow is not None and narrow.get_size_inches()[0] == figvariants.NARROW_IN
+    top, bottom = (ax.get_position() for ax in narrow.axes[:2])
+    assert top.y0 > bottom.y1  # one above the other
+    assert all(t.get_visible() for t in narrow.axes[1].get_yticklabels())  # sharey re-labelled
+    assert fig.get_size_inches()[0] == 6.4  # the original is untouched
+    small, _ = plt.subplots(figsize=(4.0, 3.0))
+    assert figvariants.narrow_figure(small) is None
+    plt.close("all")
+
+
+def test_figure_bundle_is_deterministic_and_carries_every_variant() -> None:
+    def draw() -> Figure:
+        return plot.plot_activations()
+
+    with plot._book_rc():  # as use_book_style() sets it: fixed SVG ids (svg.hashsalt)
+        wide, meta = figvariants.figure_bundle(draw())
+        again, meta2 = figvariants.figure_bundle(draw())
+    assert wide == again and meta == meta2
+    variants = meta[figvariants.KEY]
+    assert set(variants) == {"dark", "narrow", "narrow-dark"}
+    assert "<svg" in wide and "Date" not in wide
+    import re
+
+    view = lambda s: float(re.search(r'viewBox="0 0 ([\d.]+)', s).group(1))  # noqa: E731
+    assert view(variants["narrow"]) < 0.75 * view(wide)
+    sizes = re.findall(r"font-size: ([\d.]+)px", variants["narrow"])
+    assert min(float(v) for v in sizes) >= plot.FONT_SIZE * 0.76  # sub/superscripts only

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "Graph", "trace_value", "trace_tensor", "draw_graph"]
 
 _FALLBACK_PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"]
-_GREY = "#808080"  # arrows and title: readable on white and on #121212
+_GREY = "#555555"  # arrows and title: mlpbook.plot.GREY (its dark-theme variant recolours it)
 
 
 @dataclass(frozen=True)
@@ -226,6 +226,7 @@ def draw_graph(graph: Graph, ax: Axes | None = None, *, title: str | None = None
         fig_w, fig_h = ax.figure.get_size_inches()
         fontsize *= min(box.width * fig_w / width, box.height * fig_h / height)
     ax.patch.set_alpha(0.0)
+    ax._mlpbook_graph = True  # mlpbook.figvariants: on a phone it scrolls to the output instead
     sinks = {n.id for n in graph.nodes} - {a for a, _ in graph.edges}
     made = {b for _, b in graph.edges}  # nodes computed from inputs
     for n in graph.nodes:

@@ -1,17 +1,16 @@
-"""Figures for the chapter, legible on the book's light theme and on its dark mode.
+"""Figures for the chapter, legible on a phone and on the book's light and dark themes.
 
-Every helper draws on transparent backgrounds with mid-grey text, spines and ticks (``GREY``
-holds about 4:1 contrast both on white and on the dark theme's ``#121212``) and uses the
-Okabe-Ito colour-blind-safe ``PALETTE``. Helpers take ``ax=None``, return the Axes (or the Figure
-for multi-panel plots) and never call ``plt.show()``. torch is imported lazily, so
-``from mlpbook.plot import PALETTE`` stays cheap.
+Every helper draws on transparent backgrounds with dark grey text, spines and ticks (``GREY``,
+7:1 on white) and uses the Okabe-Ito colour-blind-safe ``PALETTE``. In a notebook each figure
+also gets a dark-theme and a phone variant (``mlpbook.figvariants``; docs/figures.md). Helpers
+take ``ax=None``, return the Axes (or the Figure for multi-panel plots) and never call
+``plt.show()``. torch is imported lazily, so ``from mlpbook.plot import PALETTE`` stays cheap.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
@@ -22,13 +21,13 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap, LogNorm
 from matplotlib.figure import Figure
 
-from mlpbook import activations, validation
+from mlpbook import activations, figvariants, validation
 
 if TYPE_CHECKING:
     from mlpbook.train import History
 
 __all__ = [
-    "PALETTE", "GREY", "use_book_style", "plot_activations", "plot_decision_boundary",
+    "PALETTE", "GREY", "GREY_DARK", "use_book_style", "plot_activations", "plot_decision_boundary",
     "plot_loss_curves", "plot_capacity_grid", "plot_fit_1d",
 ]
 
@@ -43,8 +42,11 @@ PALETTE: list[str] = [
     "#56B4E9",  # sky blue
     "#F0E442",  # yellow
 ]
-#: Mid grey for text, spines and ticks: readable on both the light and the dark theme.
-GREY: str = "#808080"
+#: Neutral ink for text, spines, ticks and reference lines: 7.5:1 on white. The dark-theme
+#: variant of a figure draws it as ``GREY_DARK`` (8.9:1 on #121212); no single grey reaches
+#: 4.5:1 on both backgrounds.
+GREY: str = "#555555"
+GREY_DARK: str = "#b3b3b3"
 _MARKERS = ("o", "^", "s", "D", "v", "P", "X")
 _LINESTYLES = ("-", "--", "-.", ":")
 
@@ -68,33 +70,18 @@ _RC: dict[str, Any] = {
 
 
 def use_book_style() -> None:
-    """Set matplotlib defaults for the book: transparent, mid-grey, Okabe-Ito, legible text.
+    """Set matplotlib defaults for the book: transparent, dark grey, Okabe-Ito, legible text.
 
     In a notebook (the book's build, Jupyter, Colab) figures are also shown as SVG: sharp at any
-    zoom on a phone, with real text whose size the browser tests can measure.
+    zoom on a phone, with real text whose size the browser tests can measure, with their dark
+    and phone variants in the output's metadata (``mlpbook.figvariants``).
     """
     mpl.rcParams.update(_RC)
-    _show_figures_as_svg()
+    figvariants.install()
 
 
-def _show_figures_as_svg() -> None:
-    """Make the IPython inline backend emit deterministic SVG (no date, fixed ids), if present."""
-    try:
-        from IPython import get_ipython
-        from matplotlib_inline.backend_inline import InlineBackend
-    except ImportError:  # plain Python: nothing is displayed inline
-        return
-    if get_ipython() is None:
-        return
-    config = InlineBackend.instance()
-    config.print_figure_kwargs = {**config.print_figure_kwargs, "metadata": {"Date": None}}
-    config.figure_formats = {"svg"}
-
-
-@contextlib.contextmanager
-def _book_rc() -> Iterator[None]:
-    with mpl.rc_context(_RC):
-        yield
+def _book_rc() -> Any:
+    return mpl.rc_context(_RC)
 
 
 def _new_ax(ax: Axes | None, figsize: tuple[float, float] = (4.0, 3.2)) -> Axes:
@@ -104,10 +91,8 @@ def _new_ax(ax: Axes | None, figsize: tuple[float, float] = (4.0, 3.2)) -> Axes:
 
 
 def _predict(model_or_fn: Callable[..., Any], grid: np.ndarray, name: str) -> np.ndarray:
-    """Evaluate a torch model (or function of a tensor) on ``grid`` rows, without gradients.
-
-    The output must hold finite numbers, one row per grid row; else ValueError naming ``name``.
-    """
+    """Evaluate a model (or function of a tensor) on ``grid`` rows, without gradients: finite
+    numbers, one row per grid row, else ValueError naming ``name``."""
     import torch
 
     dtype = torch.float32
@@ -229,10 +214,11 @@ def plot_decision_boundary(model: Callable[..., Any], X: Any, y: Any, ax: Axes |
                         rasterized=True)  # an image inside the SVG: 10x smaller than paths
         else:
             zz = activations.ACTIVATIONS["sigmoid"].numpy_fn(out.reshape(-1)).reshape(xx.shape)
-            cmap = LinearSegmentedColormap.from_list("book_div", [PALETTE[0], GREY, PALETTE[1]])
+            cmap = LinearSegmentedColormap.from_list("book_div", [PALETTE[0], "#bbbbbb",
+                                                                  PALETTE[1]])
             cs = ax.contourf(xx, yy, zz, levels=np.linspace(0, 1, 11), cmap=cmap, alpha=0.4,
                              rasterized=True)
-            ax.contour(xx, yy, zz, levels=[0.5], colors=GREY, linewidths=1.2, linestyles="--")
+            ax.contour(xx, yy, zz, levels=[0.5], colors=GREY, linewidths=1.8, linestyles="--")
             ax.figure.colorbar(cs, ax=ax, label="$P(y=1)$", ticks=[0, 0.5, 1], shrink=0.85)
         for i, c in enumerate(np.unique(yn).astype(int)):
             m = yn == c
@@ -345,8 +331,8 @@ def plot_capacity_grid(results: Mapping[tuple[int, int], History | tuple[float, 
                 if np.isfinite(grid[r, c]):
                     shade = cmap(im.norm(grid[r, c]))
                     dark = 0.2126 * shade[0] + 0.7152 * shade[1] + 0.0722 * shade[2] < 0.5
-                    a.text(c, r, f"{grid[r, c]:.2g}", ha="center", va="center",
-                           color="white" if dark else "black")
+                    figvariants.keep_colour(a.text(c, r, f"{grid[r, c]:.2g}", ha="center",
+                                                   va="center", color="white" if dark else "black"))
             a.set(title=name, xlabel="width", xticks=range(len(widths)),
                   xticklabels=[str(w) for w in widths])
         axes[0].set(ylabel="depth", yticks=range(len(depths)),
@@ -415,11 +401,4 @@ def plot_fit_1d(X: Any, y: Any, model_or_fn: Callable[..., Any], ax: Axes | None
     return ax
 
 
-def _contrast(fg: str, bg: str) -> float:
-    """WCAG contrast ratio between two hex colours (used by the tests)."""
-    def lum(c: str) -> float:
-        rgb = [int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)]
-        lin = [v / 12.92 if v <= 0.04045 else math.pow((v + 0.055) / 1.055, 2.4) for v in rgb]
-        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
+_contrast = figvariants.contrast  # WCAG contrast ratio of two hex colours (used by the tests)
