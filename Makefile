@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LIGHTHOUSE := $(VENV)/lighthouse/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: venv book test bench mutate mutate-fast publish clean help grade
@@ -19,22 +20,33 @@ help:
 	@echo "make publish  push _build/html to the gh-pages branch (ghp-import)"
 	@echo "make clean    remove _build"
 
-$(STAMP): requirements.txt code/pyproject.toml
+# package.json: KaTeX, which typesets the maths at build time (Node.js >= 18 and npm needed).
+$(STAMP): requirements.txt code/pyproject.toml package.json package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the pinned toolchain needs Python >= 3.11 (make PYTHON=python3.11)")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e code
+	@command -v npm >/dev/null || { echo "the book's maths is typeset at build time by KaTeX in Node.js: install Node.js >= 18 with npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+
+# Lighthouse (make bench, tests/test_page_speed.py): ~110 MB of npm packages, kept out of the
+# repository's node_modules and out of `make book`, in .venv/lighthouse.
+$(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
+	mkdir -p $(VENV)/lighthouse
+	cp tools/lighthouse/package.json tools/lighthouse/package-lock.json $(VENV)/lighthouse/
+	cd $(VENV)/lighthouse && npm ci --no-audit --no-fund --loglevel=error
+	touch $(LIGHTHOUSE)
 
 venv: $(STAMP)
 
 book: $(STAMP)
 	$(PY) tools/build.py --jobs $(JOBS)
 
-test: $(STAMP)
+test: $(STAMP) $(LIGHTHOUSE)
 	$(PY) -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(LIGHTHOUSE)
 	$(PY) tools/bench.py
 
 mutate: $(STAMP)
