@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LIGHTHOUSE := $(VENV)/lighthouse/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: venv book test check browser bench mutate mutate-fast publish clean help grade preview autograder
@@ -23,12 +24,23 @@ help:
 	@echo "make publish  push _build/html to the gh-pages branch (ghp-import)"
 	@echo "make clean    remove _build"
 
-$(STAMP): requirements.txt code/pyproject.toml
+# package.json: KaTeX, which typesets the maths at build time (Node.js >= 18 and npm needed).
+$(STAMP): requirements.txt code/pyproject.toml package.json package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "the pinned toolchain needs Python >= 3.11 (make PYTHON=python3.11)")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e code
+	@command -v npm >/dev/null || { echo "the book's maths is typeset at build time by KaTeX in Node.js: install Node.js >= 18 with npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+
+# Lighthouse (make bench, tests/test_page_speed.py): ~110 MB of npm packages, kept out of the
+# repository's node_modules and out of `make book`, in .venv/lighthouse.
+$(LIGHTHOUSE): tools/lighthouse/package.json tools/lighthouse/package-lock.json
+	mkdir -p $(VENV)/lighthouse
+	cp tools/lighthouse/package.json tools/lighthouse/package-lock.json $(VENV)/lighthouse/
+	cd $(VENV)/lighthouse && npm ci --no-audit --no-fund --loglevel=error
+	touch $(LIGHTHOUSE)
 
 venv: $(STAMP)
 
@@ -37,7 +49,7 @@ book: $(STAMP)
 
 # The whole suite (CI's command). Chromium first: found, else installed (apt-get as root, else
 # playwright), else one message and no tests (tools/provision_browser.py). docs/testing.md.
-test: $(STAMP) browser
+test: $(STAMP) $(LIGHTHOUSE) browser
 	$(PY) -m pytest
 
 # The fast tier: every test not marked book, browser or slow (pytest.ini).
@@ -51,7 +63,7 @@ browser: $(STAMP)
 preview: $(STAMP)
 	$(PY) tools/serve.py --jobs $(JOBS) $(if $(PORT),--port $(PORT))
 
-bench: $(STAMP)
+bench: $(STAMP) $(LIGHTHOUSE)
 	$(PY) tools/bench.py
 
 mutate: $(STAMP)

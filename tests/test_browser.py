@@ -7,7 +7,7 @@ device and theme: desktop (1280x900) in light and dark, phones with touch at 360
 390x844 (light and dark). The visit records everything, the tests below assert on the record:
 
 - no console error, no failed request for a local asset, no request leaving 127.0.0.1;
-- maths typeset by MathJax (no raw ``$$``, no TeX error);
+- maths typeset at build time by KaTeX (no raw ``$$``, no TeX error);
 - every hidden answer (toggle / dropdown admonitions, exercise solutions, ``<details>``) and
   every predict-then-run output (``hide-output`` cells) hidden until its toggle is clicked,
   then visible;
@@ -126,7 +126,7 @@ MATHS_JS = """() => {
   const maths = [...article.querySelectorAll('.math')];
   const raw = [];
   const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT, {acceptNode(n) {
-    return n.parentElement.closest('pre, code, script, style, mjx-container, .highlight')
+    return n.parentElement.closest('pre, code, script, style, .katex, .highlight')
       ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT; }});
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const t = n.textContent;
@@ -134,9 +134,9 @@ MATHS_JS = """() => {
   }
   return {
     elements: maths.length,
-    typeset: maths.filter(m => m.querySelector('mjx-container')).length,
-    containers: article.querySelectorAll('mjx-container').length,
-    errors: [...article.querySelectorAll('mjx-merror')].map(e => e.textContent.slice(0, 80)),
+    typeset: maths.filter(m => m.querySelector('.katex')).length,
+    containers: article.querySelectorAll('.katex').length,
+    errors: [...article.querySelectorAll('.katex-error')].map(e => e.textContent.slice(0, 80)),
     raw,
   };
 }"""
@@ -291,7 +291,7 @@ LAYOUT_JS = """() => {
     if (reported.has(p)) return true; return false; };
   const offscreen = [], cut = [];
   for (const root of roots) for (const el of root.querySelectorAll('*')) {
-    if (el.closest('mjx-assistive-mml, script, style, .headerlink')) continue;
+    if (el.closest('.katex-mathml, script, style, .headerlink')) continue;
     const r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) continue;
     if (!el.checkVisibility({visibilityProperty: true, opacityProperty: false})) continue;
@@ -328,14 +328,14 @@ LAYOUT_JS = """() => {
   let equations = 0;
   for (const m of document.querySelectorAll('article div.math')) {
     const no = m.querySelector(':scope > .eqno');
-    const box = m.querySelector(':scope > mjx-container');
+    const box = m.querySelector(':scope > .katex-display');
     if (!no || !box || !no.firstChild) continue;
     equations += 1;
     const range = document.createRange();
     range.selectNodeContents(no.firstChild);
     const n = range.getBoundingClientRect();
     const c = box.getBoundingClientRect();
-    const math = (box.querySelector('mjx-math') || box).getBoundingClientRect();
+    const math = (box.querySelector('.katex-html') || box).getBoundingClientRect();
     const vis = {left: Math.max(c.left, math.left), right: Math.min(c.right, math.right),
                  top: Math.max(c.top, math.top), bottom: Math.min(c.bottom, math.bottom)};
     const overlap = Math.min(n.right, vis.right) - Math.max(n.left, vis.left) > 0.5
@@ -363,7 +363,7 @@ FIGURES_JS = """() => {
                 body: parseFloat(getComputedStyle(body).fontSize)}));
 }"""
 
-# Missing glyphs: every character of the page's text (outside MathJax, which has its own
+# Missing glyphs: every character of the page's text (outside KaTeX, which has its own
 # fonts) and of CSS ::before/::after content, drawn with the font the page uses for it, against
 # the drawing of a character no font has (the .notdef box). Identical pixels = a missing glyph.
 GLYPHS_JS = """async () => {
@@ -389,7 +389,7 @@ GLYPHS_JS = """async () => {
   const roots = [...document.querySelectorAll('article.bd-article, .bd-header-article, footer.prev-next-footer')];
   for (const root of roots) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {acceptNode(n) {
-      return n.parentElement.closest('mjx-container, script, style') ? NodeFilter.FILTER_REJECT
+      return n.parentElement.closest('.katex, script, style') ? NodeFilter.FILTER_REJECT
                                                                       : NodeFilter.FILTER_ACCEPT; }});
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       if (!n.parentElement.checkVisibility()) continue;
@@ -398,7 +398,7 @@ GLYPHS_JS = """async () => {
     }
     for (const el of root.querySelectorAll('*')) {
       // replaced elements and SVG draw no ::before/::after (Font Awesome leaves content there)
-      if (el.closest('mjx-container, svg, img, input, video, canvas, iframe') || !el.checkVisibility()) continue;
+      if (el.closest('.katex, svg, img, input, video, canvas, iframe') || !el.checkVisibility()) continue;
       for (const pseudo of ['::before', '::after']) {
         const s = getComputedStyle(el, pseudo);
         const m = /^"(.*)"$/.exec(s.content || '');
@@ -601,7 +601,7 @@ class Visitor:
             page.screenshot(path=str(visit.screenshot), full_page=True, type="jpeg", quality=90)
             if theme == "light" and device == "desktop":
                 _check_colab(page, visit)  # leaves the launch menu open: axe checks it too
-            page.wait_for_load_state("networkidle")  # late requests (MathJax parts, fonts)
+            page.wait_for_load_state("networkidle")  # late requests (fonts)
             visit.load.quiet = True
             if (device, theme) in AXE_VISITS:  # axe takes seconds a page: not twice per phone
                 page.evaluate(axe_script())
@@ -750,9 +750,9 @@ def test_theme_applied_and_screenshot_saved(visits, docname: str, theme: str, de
 def test_maths_rendered(visits, docname: str) -> None:
     m = visits[(docname, "light", "desktop")].maths
     assert not m["raw"], f"raw TeX left in the text of {docname}.html: {m['raw'][:5]}"
-    assert not m["errors"], f"MathJax errors on {docname}.html: {m['errors'][:5]}"
+    assert not m["errors"], f"TeX KaTeX could not typeset on {docname}.html: {m['errors'][:5]}"
     if m["elements"]:
-        assert m["containers"] > 0, f"{docname}.html has maths but no MathJax output (mjx-container)"
+        assert m["containers"] > 0, f"{docname}.html has maths but no KaTeX output (.katex)"
         assert m["typeset"] == m["elements"], (
             f"{docname}.html: only {m['typeset']} of {m['elements']} maths elements were typeset")
 

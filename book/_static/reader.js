@@ -86,10 +86,10 @@
   /* 2. Horizontal scrollers with a visible cue.
      Wide display maths, tables, code and outputs scroll inside their own box (custom.css). A box
      with more content to one side fades out on that side (classes scroll-more-left/-right, a CSS
-     mask), and a tab stop so that keyboard users can scroll it (MathJax gives its own). */
+     mask), and a tab stop so that keyboard users can scroll it. */
   const SCROLLERS = [
-    "article div.math > mjx-container",
-    "article span.math > mjx-container",
+    "article div.math > .katex-display",
+    "article span.math > .katex",
     "article .pst-scrollable-table-container",
     "article .table-wrapper",
     "article pre",
@@ -97,18 +97,24 @@
     "article .figure-scroll",
   ].join(", ");
 
-  function markScroller(el) {
-    const overflow = el.scrollWidth - el.clientWidth > 1;
-    const left = overflow && el.scrollLeft > 1;
-    const right = overflow && el.scrollLeft + el.clientWidth < el.scrollWidth - 1;
-    el.classList.toggle("scroll-more-left", left);
-    el.classList.toggle("scroll-more-right", right);
-    if (overflow) {
-      el.classList.add("scrolls-x");
-      if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
-    } else {
-      el.classList.remove("scrolls-x");
+  /* All boxes are measured first, then marked: measuring after each mark would force a layout
+     of the whole page per box (seconds of blocking time on a maths page on a phone). */
+  function markScrollers(els) {
+    const found = els.map((el) => {
+      const overflow = el.scrollWidth - el.clientWidth > 1;
+      return [el, overflow, overflow && el.scrollLeft > 1,
+              overflow && el.scrollLeft + el.clientWidth < el.scrollWidth - 1];
+    });
+    for (const [el, overflow, left, right] of found) {
+      el.classList.toggle("scroll-more-left", left);
+      el.classList.toggle("scroll-more-right", right);
+      el.classList.toggle("scrolls-x", overflow);
+      if (overflow && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
     }
+  }
+
+  function markScroller(el) {
+    markScrollers([el]);
   }
 
   const watched = new WeakSet();
@@ -117,13 +123,15 @@
 
   function watchScrollers() {
     if (!resizeObserver && "ResizeObserver" in window) {
-      resizeObserver = new ResizeObserver((entries) => entries.forEach(
-        (e) => markScroller(owner.get(e.target) || e.target)));
+      resizeObserver = new ResizeObserver((entries) => markScrollers(
+        [...new Set(entries.map((e) => owner.get(e.target) || e.target))]));
     }
-    document.querySelectorAll(SCROLLERS).forEach((el) => {
+    const all = [...document.querySelectorAll(SCROLLERS)];
+    const seen = [];
+    for (const el of all) {
       if (watched.has(el)) {
-        markScroller(el);
-        return;
+        seen.push(el);
+        continue;
       }
       watched.add(el);
       el.addEventListener("scroll", () => markScroller(el), { passive: true });
@@ -134,8 +142,10 @@
           resizeObserver.observe(el.firstElementChild);
         }
       }
-      markScroller(el);
-    });
+    }
+    // New boxes are marked by the observer's first call, after the next layout, not here
+    // (reading their size now would force a layout of the whole page).
+    markScrollers(resizeObserver ? seen : all);
   }
 
   /* 3. Figures keep legible text on a phone. A figure is never shown below MIN_SCALE of its
@@ -147,27 +157,41 @@
   const MIN_SCALE = 0.5;
   const WIDE_MIN_SCALE = 0.7;
 
+  /* Measured in one pass, then set: one layout for all figures, not one per figure. */
+  function fitFigures(imgs) {
+    const plan = [];
+    for (const img of imgs) {
+      const natural = img && img.naturalWidth;
+      if (!natural) continue;
+      const scale = natural > WIDE_FIGURE_PX ? WIDE_MIN_SCALE : MIN_SCALE;
+      const minWidth = Math.round(natural * scale);
+      // only when it matters: no 1-2 px scrolling for a figure that nearly fits
+      plan.push([img, img.parentElement.clientWidth < minWidth - 2 ? `${minWidth}px` : ""]);
+    }
+    for (const [img, minWidth] of plan) {
+      if (img.style.minWidth !== minWidth) img.style.minWidth = minWidth;
+    }
+    markScrollers(plan.map(([img]) => img.parentElement));
+  }
+
   function keepFiguresLegible() {
-    document.querySelectorAll("article .cell_output img, article figure img").forEach((img) => {
-      let box = img.parentElement;
-      if (!box.classList.contains("figure-scroll")) {
-        box = document.createElement("div");
+    const imgs = [...document.querySelectorAll("article .cell_output img, article figure img")];
+    for (const img of imgs) {
+      if (!img.parentElement.classList.contains("figure-scroll")) {
+        const box = document.createElement("div");
         box.className = "figure-scroll";
         img.replaceWith(box);
         box.appendChild(img);
       }
-      const fit = () => {
-        const natural = img.naturalWidth;
-        if (!natural) return;
-        const scale = natural > WIDE_FIGURE_PX ? WIDE_MIN_SCALE : MIN_SCALE;
-        const minWidth = Math.round(natural * scale);
-        // only when it matters: no 1-2 px scrolling for a figure that nearly fits
-        img.style.minWidth = box.clientWidth < minWidth - 2 ? `${minWidth}px` : "";
-        markScroller(box);
-      };
-      if (img.complete) fit(); else img.addEventListener("load", fit, { once: true });
-      if ("ResizeObserver" in window) new ResizeObserver(fit).observe(box);
-    });
+      if (!img.complete) img.addEventListener("load", () => fitFigures([img]), { once: true });
+    }
+    if ("ResizeObserver" in window) {  // also called once at the start, after the first layout
+      const observer = new ResizeObserver((entries) => fitFigures(
+        entries.map((e) => e.target.querySelector("img"))));
+      imgs.forEach((img) => observer.observe(img.parentElement));
+    } else {
+      fitFigures(imgs.filter((img) => img.complete));
+    }
     watchScrollers();
   }
 
@@ -176,17 +200,8 @@
     forwardSidebarToggles();
     keepFiguresLegible();
     watchScrollers();
-    // Display maths exists only once MathJax has typeset the page.
-    const mj = window.MathJax;
-    if (mj && mj.startup && mj.startup.promise) {
-      mj.startup.promise.then(watchScrollers);
-    } else {
-      window.addEventListener("load", () => {
-        const m = window.MathJax;
-        if (m && m.startup && m.startup.promise) m.startup.promise.then(watchScrollers);
-      });
-    }
-    window.addEventListener("load", watchScrollers);
+    // (with a ResizeObserver, late fonts and images re-measure what they resize, nothing else)
+    if (!resizeObserver) window.addEventListener("load", watchScrollers);
     // Content revealed later (answers, hidden cells) is measured when it opens.
     document.addEventListener("toggle", watchScrollers, true);
     // <html data-reader-pending> while that is scheduled: the tests wait for it to go.

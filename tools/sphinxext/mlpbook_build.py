@@ -6,23 +6,18 @@
   passes the list in ``MLPBOOK_REREAD``. When re-reading changed a title, a label or a number
   that other pages quote in their links, every page is written again, so links are never stale
   either (Sphinx itself rewrites only the pages it re-read).
-- MathJax is served from the site itself (copied from the pinned django-static-mathjax wheel),
-  so the published site and the offline browser tests render maths without a CDN.
+- Maths is typeset at build time by the katex_math extension (no maths engine in the browser).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
-
-MATHJAX_PARTS = ("tex-chtml.js", "output/chtml/fonts/woff-v2", "input/tex/extensions", "ui", "a11y")
-
 
 def _to_reread(app: Sphinx) -> list[str]:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,22 +51,6 @@ def rewrite_quoting_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
     leave links to them in the other pages as they were)."""
     before = getattr(app, "mlpbook_facts", None)
     return sorted(env.found_docs) if before is not None and before != cross_page_facts(env) else []
-
-
-def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
-    """Copy the parts of MathJax 3 the site uses into _static/mathjax."""
-    if exception is not None or app.builder.format != "html":
-        return
-    import mathjax  # the django-static-mathjax wheel: static files only
-
-    src = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
-    dest = Path(app.outdir) / "_static" / "mathjax"
-    for part in MATHJAX_PARTS:
-        s, d = src / part, dest / part
-        if d.exists():
-            continue
-        d.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(s, d) if s.is_dir() else shutil.copy2(s, d)
 
 
 def dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -121,9 +100,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", outdated)
     app.connect("env-before-read-docs", note_facts)
     app.connect("env-get-updated", rewrite_quoting_pages)
-    app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", dedupe_scripts)
     app.connect("html-page-context", fix_citation_roles)
     app.add_js_file(None, body=THEME_MODE_JS, priority=1)
-    app.connect("config-inited", lambda app, config: setattr(config, "mathjax_path", "mathjax/tex-chtml.js"))
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

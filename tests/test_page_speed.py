@@ -1,0 +1,189 @@
+"""Pages that load fast on a phone (issue 30; docs/performance.md).
+
+Every page of the built site, served with gzip and ``Cache-Control: max-age=600`` as GitHub
+Pages serves it (tools/serve_gzip.py), is checked on the cheap proxies:
+
+- what it transfers on a first visit (<= 500 KB) and as the second page of a visit (<= 100 KB),
+  counted from Chromium's network events (bytes on the wire, cache hits are 0);
+- no maths engine, no icon script and no search index is requested;
+- no render-blocking script over 2 KB (gzip) in ``<head>``;
+- the maths arrives typeset, with MathML for screen readers; the icons are inline SVG;
+- the explorer's script is only on the pages that show the explorer.
+
+Lighthouse (mobile defaults) runs on the heaviest page only (tools/bench_lighthouse.py; ``make
+bench`` runs it on every page). Its timing figures are measured on this machine: on a machine so
+busy that Lighthouse's own CPU benchmark falls below what its 4x slowdown assumes, the slowdown
+is scaled down to match (never below 1x), so that a busy CI runner does not fail a fast page.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from browsing import browser  # noqa: F401  (the session's one Chromium)
+from conftest import SITE_ROOT
+from pages import book_pages
+
+import bench_lighthouse
+from serve_gzip import gzipped_size, serve
+
+pytestmark = [pytest.mark.book, pytest.mark.browser]
+
+PAGES = [p.docname for p in book_pages(SITE_ROOT)]
+SOURCES = {p.docname: p.path for p in book_pages(SITE_ROOT)}
+BUDGET = bench_lighthouse.BUDGET
+MAX_BLOCKING_SCRIPT = 2 * 1024  # gzip bytes of one script that holds up the first paint
+NEVER_REQUESTED = re.compile(r"mathjax|tex-chtml|fontawesome\.js|searchindex\.js|katex(\.min)?\.js",
+                             re.I)
+
+
+@pytest.fixture(scope="module")
+def gzip_site(built_book: Path):
+    server, url = serve(built_book)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+def _visit(context, url: str) -> dict[str, int]:
+    """Load ``url`` in ``context`` until the network is idle; path -> bytes on the wire."""
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    urls: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    cdp.on("Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"]))
+    cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(
+        e["requestId"], sizes.get(e["requestId"], 0) + int(e["encodedDataLength"])))
+    try:
+        page.goto(url, wait_until="load")
+        page.wait_for_load_state("networkidle")
+        page.evaluate("() => document.fonts.ready.then(() => true)")
+    finally:
+        cdp.detach()
+        page.close()
+    base = url.rsplit("/book/", 1)[0] + "/"
+    out: dict[str, int] = {}
+    for rid, u in urls.items():
+        path = u[len(base):] if u.startswith(base) else u
+        out[path] = out.get(path, 0) + sizes.get(rid, 0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def loads(browser, gzip_site: str) -> dict[str, dict]:  # noqa: F811
+    """Per page: its requests on a first visit, and as the second page after the first page
+    of the book (the first page itself: after the second)."""
+    out = {}
+    for docname in PAGES:
+        context = browser.new_context(viewport={"width": 412, "height": 823}, is_mobile=True,
+                                      has_touch=True)
+        try:
+            first = _visit(context, f"{gzip_site}{docname}.html")
+        finally:
+            context.close()
+        out[docname] = {"first": first}
+    for docname in PAGES:
+        before = PAGES[1] if docname == PAGES[0] else PAGES[0]
+        context = browser.new_context(viewport={"width": 412, "height": 823}, is_mobile=True,
+                                      has_touch=True)
+        try:
+            _visit(context, f"{gzip_site}{before}.html")
+            out[docname]["second"] = _visit(context, f"{gzip_site}{docname}.html")
+            out[docname]["after"] = before
+        finally:
+            context.close()
+    return out
+
+
+def kb(n: float) -> str:
+    return f"{n / 1024:.0f} KB"
+
+
+def _largest(requests: dict[str, int], n: int = 5) -> str:
+    return ", ".join(f"{p.split('?')[0]} {kb(b)}" for p, b in
+                     sorted(requests.items(), key=lambda kv: -kv[1])[:n])
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_first_visit_within_budget(loads: dict, docname: str) -> None:
+    first = loads[docname]["first"]
+    total = sum(first.values())
+    assert total <= BUDGET["first_visit_bytes"], (
+        f"{docname}.html transfers {kb(total)} on a first visit (budget "
+        f"{kb(BUDGET['first_visit_bytes'])}); largest: {_largest(first)}")
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_second_page_within_budget(loads: dict, docname: str) -> None:
+    second = {p: b for p, b in loads[docname]["second"].items() if b > 0}
+    total = sum(second.values())
+    assert total <= BUDGET["second_page_bytes"], (
+        f"{docname}.html transfers {kb(total)} after {loads[docname]['after']}.html (budget "
+        f"{kb(BUDGET['second_page_bytes'])}): is something not cacheable? {_largest(second)}")
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_no_maths_engine_icon_script_or_search_index(loads: dict, docname: str) -> None:
+    bad = [p for p in loads[docname]["first"] if NEVER_REQUESTED.search(p)]
+    assert not bad, f"{docname}.html requests {bad}: the maths and icons come built into the page"
+
+
+def _head(html: str) -> str:
+    return html.split("</head>", 1)[0]
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_no_large_render_blocking_script(built_book: Path, docname: str) -> None:
+    html_path = built_book / f"{docname}.html"
+    blocking = []
+    for tag in re.findall(r"<script\b[^>]*\bsrc=\"[^\"]+\"[^>]*>", _head(html_path.read_text())):
+        if re.search(r"\b(defer|async)\b|type=\"module\"", tag):
+            continue
+        src = re.search(r'src="([^"?#]+)', tag).group(1)
+        size = gzipped_size((html_path.parent / src).resolve())
+        if size > MAX_BLOCKING_SCRIPT:
+            blocking.append(f"{src} ({size} B gzip)")
+    assert not blocking, (f"{docname}.html: render-blocking scripts in <head> over "
+                          f"{MAX_BLOCKING_SCRIPT} B: {blocking} (defer them: tools/sphinxext/lean_pages)")
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_maths_typeset_with_mathml_and_icons_inline(built_book: Path, docname: str) -> None:
+    html = (built_book / f"{docname}.html").read_text()
+    maths = re.findall(r'<(?:span|div) class="math notranslate nohighlight"', html)
+    assert html.count('<span class="katex-mathml"><math') == len(maths), (
+        f"{docname}.html: {len(maths)} formulas, not all typeset by KaTeX with MathML")
+    assert "\\(" not in html and "\\[" not in re.sub(r"<annotation.*?</annotation>", "", html), (
+        f"{docname}.html still holds TeX for a browser-side engine")
+    assert not re.search(r'<i [^>]*class="[^"]*\bfa-', html), f"{docname}.html: a Font Awesome <i> left"
+    assert "svg-inline--fa" in html and "fontawesome" not in html
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_explorer_script_only_where_the_explorer_is(built_book: Path, docname: str) -> None:
+    html = (built_book / f"{docname}.html").read_text()
+    shows = "explore(" in SOURCES[docname].read_text()
+    assert ("mlpx-spec" in html) == shows, (
+        f"{docname}.html {'lacks' if shows else 'carries'} the explorer's script")
+
+
+def test_lighthouse_on_the_heaviest_page(loads: dict, gzip_site: str) -> None:
+    """Lighthouse mobile on the page that transfers the most: the issue's budget."""
+    if not bench_lighthouse.LIGHTHOUSE_CLI.is_file():
+        pytest.fail(bench_lighthouse.HOW_TO_INSTALL, pytrace=False)
+    heaviest = max(PAGES, key=lambda d: sum(loads[d]["first"].values()))
+    url = f"{gzip_site}{heaviest}.html"
+    lhr = bench_lighthouse.lighthouse(url)
+    slowdown = bench_lighthouse.calibrated_slowdown(lhr)
+    if slowdown < 4:  # a busy machine: measure again, slowed down to what a phone is
+        lhr = bench_lighthouse.lighthouse(url, slowdown=slowdown)
+    r = bench_lighthouse.figures(lhr, gzip_site)
+    r["second_page_bytes"] = 0  # checked above for every page
+    bad = bench_lighthouse.over_budget(r)
+    scripts = [u for u in r["render_blocking"] if u.split("?")[0].endswith(".js")]
+    assert not scripts, f"{heaviest}.html: Lighthouse finds render-blocking scripts {scripts}"
+    assert not bad, (f"{heaviest}.html (the heaviest page) over budget in Lighthouse (CPU "
+                     f"slowdown {slowdown:.1f}x): {'; '.join(bad)}")
