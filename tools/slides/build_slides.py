@@ -40,9 +40,19 @@ def reveal_dir() -> Path:
     return found
 
 
+def blocks_of(source: Source, plan: list[Block]) -> list[Block]:
+    """The plan's blocks the deck serves: ``block`` is a title, or a list of titles."""
+    titles = source.meta["block"]
+    titles = titles if isinstance(titles, list) else [titles]
+    try:
+        return [b for t in titles for b in blocks_named(plan, source.meta["session"], t)]
+    except LookupError as exc:
+        raise SlideError(f"{source.path.name}: {exc}") from None
+
+
 def spans_of(source: Source, plan: list[Block]) -> list[tuple[int, int]]:
     """The deck's time: its block(s) in the plan, or a part of its block (``start``, ``minutes``)."""
-    blocks = blocks_named(plan, source.meta["session"], source.meta["block"])
+    blocks = blocks_of(source, plan)
     if "start" not in source.meta:
         return [(b.start, b.end) for b in blocks]
     start = minutes(str(source.meta["start"]))
@@ -98,8 +108,8 @@ def glue_reader(root: Path):
 def build_deck(source: Source, plan: list[Block], site: Site, glue, assets: Assets) -> Deck:
     meta = source.meta
     spans = spans_of(source, plan)
-    deck = Deck(source.name, meta["title"], meta["session"],
-                blocks_named(plan, meta["session"], meta["block"])[0].title, spans)
+    deck = Deck(source.name, meta["title"], meta["session"], blocks_of(source, plan)[0].title,
+                spans)
     sessions = [meta["session"]]
     renderer = Renderer(source, site, glue, assets.image,
                         lambda key: site.cue(key, sessions, spans))

@@ -48,6 +48,20 @@
     return win;
   };
 
+  // A display formula wider than the slide is set smaller until it fits (not below 60 %).
+  function fitMaths(section) {
+    if (!section) return;
+    section.querySelectorAll("div.math, .katex-display").forEach(function (el) {
+      if (el.dataset.fitted || !el.clientWidth) return;
+      var ratio = el.clientWidth / el.scrollWidth;
+      if (ratio < 1) {
+        var size = parseFloat(getComputedStyle(el).fontSize);
+        el.style.fontSize = (size * Math.max(ratio * 0.97, 0.6)) + "px";
+      }
+      el.dataset.fitted = "1";
+    });
+  }
+
   function start() {
     Reveal.initialize({
       width: 1280, height: 720, margin: 0, center: false, hash: true,
@@ -56,6 +70,11 @@
       totalTime: blockMinutes * 60, keyboard: { 68: toggleDark },
       plugins: [RevealNotes]
     });
+    Reveal.on("ready", function () {
+      if (Reveal.isPrintView()) document.querySelectorAll(".reveal .slides section").forEach(fitMaths);
+      else fitMaths(Reveal.getCurrentSlide());
+    });
+    Reveal.on("slidechanged", function (event) { fitMaths(event.currentSlide); });
   }
 
   window.addEventListener("load", function () {

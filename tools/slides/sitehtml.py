@@ -90,36 +90,50 @@ class Site:
         element = self.soup(page).find(id=f"equation-{label}") or self.soup(page).find(id=label)
         if element is None:
             raise SlideError(f"no equation {label!r} on the page {page!r}")
-        element = BeautifulSoup(str(element), "html.parser").find()
-        for number in element.select(".eqno, .headerlink"):
-            number.decompose()
-        del element["id"]
-        return str(element)
+        return _unnumbered(element)
 
     @functools.cache
-    def _inline_maths(self) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def _maths(self) -> dict[tuple[bool, str], str]:
+        """(display?, TeX) -> the first rendering of that formula on any page of the site."""
+        found: dict[tuple[bool, str], str] = {}
         for page in self.pages():
-            for element in self.soup(page).select("span.math, span.katex"):
-                if element.find_parent(class_="katex") is None:
-                    found.setdefault(_tex_of(element), str(element))
+            for element in self.soup(page).select(".math, .katex, .katex-display"):
+                if element.find_parent(class_=["math", "katex", "katex-display"]) is None:
+                    display = element.name == "div" or "katex-display" in element.get("class", [])
+                    found.setdefault((display, _tex_of(element)), _unnumbered(element))
         return found
 
-    def inline_math(self, tex: str) -> str:
-        """An inline formula exactly as a page of the site renders it (looked up by its TeX)."""
-        html = self._inline_maths().get(normalise_tex(tex))
+    def maths(self, tex: str, display: bool = False) -> str:
+        """A formula exactly as a page of the site renders it, looked up by its TeX."""
+        html = self._maths().get((display, normalise_tex(tex)))
         if html is None:
-            raise SlideError(f"the inline maths ${tex}$ is on no page of the site: a slide "
-                             "shows only maths a page renders (copy it from the page)")
+            kind = "display maths $$" if display else "inline maths $"
+            raise SlideError(f"the {kind}{tex}{kind[-2 if display else -1:]} is on no page of "
+                             "the site: a slide shows only maths a page renders (copy it from "
+                             "the page)")
         return html
 
-    def code(self, page: str, label: str, index: int = 1) -> str:
-        """The ``index``-th highlighted code block (1-based) of section ``label`` on ``page``."""
+    def code(self, page: str, label: str, index: int = 1,
+             lines: tuple[int, int] | None = None) -> str:
+        """The ``index``-th highlighted code block (1-based) of section ``label`` on ``page``,
+        or its lines ``first..last`` (1-based, inclusive) only."""
         blocks = self._section(page, label).select("div.highlight")
         if not 1 <= index <= len(blocks):
             raise SlideError(f"section {label!r} of {page!r} has {len(blocks)} code block(s), "
                              f"the slide asks for number {index}")
-        return str(blocks[index - 1])
+        if lines is None:
+            return str(blocks[index - 1])
+        block = BeautifulSoup(str(blocks[index - 1]), "html.parser")
+        pre = block.find("pre")
+        source = _code_lines(pre)
+        first, last = lines
+        if not 1 <= first <= last <= len(source):
+            raise SlideError(f"code block {index} of {label!r} on {page!r} has {len(source)} "
+                             f"lines, the slide asks for {first}-{last}")
+        # parsed inside a <pre>: Beautiful Soup keeps whitespace-only strings there only
+        pre.replace_with(BeautifulSoup("<pre>" + "\n".join(source[first - 1:last]) + "</pre>",
+                                       "html.parser").pre)
+        return str(block)
 
     def output(self, page: str, label: str, index: int = 1) -> str:
         """The text of the ``index``-th printed cell output of section ``label``."""
@@ -174,6 +188,33 @@ class Site:
                 if heading.get_text(" ", strip=True).startswith(f"{key}–"):
                     return _prose(heading.find_parent("section"))
         raise SlideError(f"the instructor timetable has no cue at {key} ({'/'.join(sessions)})")
+
+
+def _code_lines(pre: Tag) -> list[str]:
+    """Highlighted code, one HTML string per line (a token spanning lines is split)."""
+    import html
+
+    lines: list[str] = [""]
+    for text in pre.find_all(string=True):
+        classes = text.parent.get("class") if text.parent is not pre else None
+        for i, part in enumerate(str(text).split("\n")):
+            if i:
+                lines.append("")
+            if part:
+                escaped = html.escape(part, quote=False)
+                lines[-1] += (f'<span class="{" ".join(classes)}">{escaped}</span>' if classes
+                              else escaped)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def _unnumbered(element: Tag) -> str:
+    """A copy of a maths element without its equation number, link and id."""
+    element = BeautifulSoup(str(element), "html.parser").find()
+    for number in element.select(".eqno, .headerlink"):
+        number.decompose()
+    if element.has_attr("id"):
+        del element["id"]
+    return str(element)
 
 
 def _inner(element: Tag) -> str:

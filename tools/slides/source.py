@@ -5,12 +5,13 @@ names refer to by default) and slides separated by lines ``---``. A slide is Mar
 
 - roles: {glue}`key:fmt` (a value the page glues, formatted as ``{glue:text}`` does; another
   page's: {glue}`mlp.md::key:fmt`), {eq}`label` (a labelled equation of the page, as the site
-  renders it), and ``$tex$`` (inline maths, as a page of the site renders that same TeX);
+  renders it), ``$tex$`` and ``$$tex$$`` (inline and display maths, as a page of the site
+  renders that same TeX: a slide shows no formula the site does not);
 - directives (``:::{name} argument`` ... ``:::``): ``answer`` (revealed on the next click),
-  ``figure fig-name`` (the page's figure, the same image file), ``code sec-label [n]`` (the n-th
-  code block of that section), ``output sec-label [n]`` (its n-th printed output), ``cue T``
-  (speaker notes: the instructor timetable's cue at time T, or an instructor-page label) and
-  ``notes`` (more speaker notes).
+  ``figure fig-name`` (the page's figure, the same image file), ``code sec-label [n]
+  [lines=a-b]`` (the n-th code block of that section, or its lines a to b), ``output sec-label
+  [n]`` (its n-th printed output), ``cue T`` (speaker notes: the instructor timetable's cue at
+  time T, or an instructor-page label) and ``notes`` (more speaker notes).
 
 A name may say its page: ``motivation:fig-motivation-bumps``, ``mlp:sec-mlp-call``.
 """
@@ -28,6 +29,7 @@ from sitehtml import SlideError
 
 DIRECTIVE = re.compile(r"^:::\{(\w+)\}[ \t]*(.*?)\n(.*?)^:::[ \t]*$", re.MULTILINE | re.DOTALL)
 ROLE = re.compile(r"\{(glue|eq)\}`([^`]+)`")
+DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
 INLINE_MATH = re.compile(r"(?<![\\$\w])\$([^$\n]+?)\$(?!\w)")
 KNOWN = {"answer", "figure", "code", "output", "cue", "notes"}
 
@@ -111,7 +113,8 @@ class Renderer:
 
     def markdown(self, text: str) -> str:
         text = ROLE.sub(self.role, text)
-        text = INLINE_MATH.sub(lambda m: self.slot(self.site.inline_math(m.group(1))), text)
+        text = DISPLAY_MATH.sub(lambda m: self.slot(self.site.maths(m.group(1), True)), text)
+        text = INLINE_MATH.sub(lambda m: self.slot(self.site.maths(m.group(1))), text)
         out = self.md.render(text)
         out = re.sub(r"<p>(@@SLOT\d+@@)</p>", r"\1", out)  # a display equation alone
         return re.sub(r"@@SLOT(\d+)@@", lambda m: self.slots[int(m.group(1))], out)
@@ -140,9 +143,15 @@ class Renderer:
             caption = f"<figcaption>{self.markdown(body)}</figcaption>" if body.strip() else ""
             return (f'<figure class="slide-figure" data-figure="{label}">'
                     f'<img src="{self.image(path)}" alt="{html.escape(alt)}">{caption}</figure>')
-        index = int(args[1]) if len(args) > 1 else 1
+        options = dict(a.split("=", 1) for a in args[1:] if "=" in a)
+        numbers = [a for a in args[1:] if "=" not in a]
+        index = int(numbers[0]) if numbers else 1
         if name == "code":
-            return f'<div class="slide-code">{self.site.code(page, label, index)}</div>'
+            lines = None
+            if "lines" in options:
+                first, _, last = options["lines"].partition("-")
+                lines = (int(first), int(last or first))
+            return f'<div class="slide-code">{self.site.code(page, label, index, lines)}</div>'
         text = self.site.output(page, label, index)
         return f'<pre class="slide-output">{html.escape(text.rstrip())}</pre>'
 
