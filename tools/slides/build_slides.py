@@ -78,7 +78,7 @@ class Assets:
 
     def site_folder(self, rel: Path) -> None:
         target = self.out / "site" / rel
-        if not target.exists():
+        if not target.exists() and (self.site_html / rel).exists():
             if (self.site_html / rel).is_dir():
                 shutil.copytree(self.site_html / rel, target)
             else:
@@ -153,6 +153,11 @@ def build(root: Path, out: Path) -> list[Deck]:
     return decks
 
 
+def write_index(root: Path, out: Path, decks: list[Deck], pdfs: bool) -> None:
+    plan = read_plan(root / "book" / "lesson-plan.md")
+    (out / "index.html").write_text(render_index(plan, decks, pdfs), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=HERE.parent.parent)
@@ -167,12 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     except SlideError as exc:
         print(f"[slides] error: {exc}", file=sys.stderr)
         return 1
-    plan = read_plan(root / "book" / "lesson-plan.md")
     if not args.no_pdf:
         from handouts import print_decks  # Chromium: PDFs and screenshots
 
         print_decks(out, decks, root / "_build" / "screenshots" / "slides")
-    (out / "index.html").write_text(render_index(plan, decks, not args.no_pdf), encoding="utf-8")
+    write_index(root, out, decks, not args.no_pdf)
     print(f"[slides] {len(decks)} deck(s), {sum(len(d.slides) for d in decks)} slides in {out}")
     if not args.no_publish:
         published = root / PUBLISHED

@@ -64,7 +64,7 @@
 
   function start() {
     Reveal.initialize({
-      width: 1280, height: 720, margin: 0, center: false, hash: true,
+      width: 1280, height: 720, margin: 0, center: false, hash: true, display: "flex",
       transition: "none", backgroundTransition: "none", slideNumber: "c/t",
       pdfSeparateFragments: false, pdfMaxPagesPerSlide: 1,
       totalTime: blockMinutes * 60, keyboard: { 68: toggleDark },

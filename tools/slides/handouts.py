@@ -65,6 +65,22 @@ def screenshots(page, name: str, folder: Path) -> int:
     return total
 
 
+def print_pdf(context, html: Path, target: Path) -> int:
+    """``html`` printed to ``target`` through reveal.js's print view; returns its slide count.
+    Raises if the print view has not one page per slide."""
+    page = open_deck(context, html.as_uri())
+    count = page.evaluate("() => Reveal.getTotalSlides()")
+    page.close()
+    page = open_deck(context, html.as_uri() + "?print-pdf", PRINT_READY_JS)
+    pages = page.evaluate("() => document.querySelectorAll('.pdf-page').length")
+    if pages != count:
+        raise SlideError(f"{html.name}: the print view has {pages} pages for {count} slides "
+                         "(a slide overflows its page?)")
+    page.pdf(path=str(target), prefer_css_page_size=True, print_background=True)
+    page.close()
+    return count
+
+
 def print_decks(out: Path, decks, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -81,14 +97,7 @@ def print_decks(out: Path, decks, shots: Path) -> None:
                 page = open_deck(context, url)
                 count = screenshots(page, deck.name, shots)
                 page.close()
-                page = open_deck(context, url + "?print-pdf", PRINT_READY_JS)
-                pages = page.evaluate("() => document.querySelectorAll('.pdf-page').length")
-                if pages != count:
-                    raise SlideError(f"{deck.name}: the print view has {pages} pages for "
-                                     f"{count} slides (a slide overflows its page?)")
-                page.pdf(path=str(out / f"{deck.name}.pdf"), prefer_css_page_size=True,
-                         print_background=True)
-                page.close()
+                print_pdf(context, out / f"{deck.name}.html", out / f"{deck.name}.pdf")
                 print(f"[slides] {deck.name}: {count} slides, {deck.name}.pdf, screenshots")
             context.close()
         finally:

@@ -141,7 +141,7 @@ class Renderer:
         if name == "figure":
             path, alt = self.site.figure(page, label)
             caption = f"<figcaption>{self.markdown(body)}</figcaption>" if body.strip() else ""
-            return (f'<figure class="slide-figure" data-figure="{label}">'
+            return (f'<figure class="slide-figure" data-page="{page}" data-figure="{label}">'
                     f'<img src="{self.image(path)}" alt="{html.escape(alt)}">{caption}</figure>')
         options = dict(a.split("=", 1) for a in args[1:] if "=" in a)
         numbers = [a for a in args[1:] if "=" not in a]
