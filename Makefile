@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: venv book test bench mutate mutate-fast publish clean help grade
+.PHONY: venv book test bench mutate mutate-fast publish clean help grade slides
 .DEFAULT_GOAL := help
 
 help:
@@ -16,6 +16,7 @@ help:
 	@echo "make bench    benchmark build speed, page run time and page weight"
 	@echo "make mutate   mutation testing: does the build catch broken gradients?"
 	@echo "make grade SUBMISSIONS=DIR  grade the lab notebooks in DIR: DIR/grades.csv, DIR/feedback/"
+	@echo "make slides   lecture decks + PDFs in _build/slides (after the book), published in _build/html/slides"
 	@echo "make publish  push _build/html to the gh-pages branch (ghp-import)"
 	@echo "make clean    remove _build"
 
@@ -30,6 +31,10 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(PY) tools/build.py --jobs $(JOBS)
+
+# One reveal.js deck per lesson-plan block, from slides/*.md and the executed book (docs/slides.md).
+slides: book
+	$(PY) tools/slides/build_slides.py
 
 test: $(STAMP)
 	$(PY) -m pytest
@@ -51,7 +56,7 @@ grade: $(STAMP)
 # GitHub location, or with an origin that is another repository, this refuses and says why.
 publish: $(STAMP)
 	@$(PY) tools/sphinxext/colab_notebooks/location.py --check
-	@$(MAKE) --no-print-directory book
+	@$(MAKE) --no-print-directory slides
 	$(PY) -m ghp_import --no-jekyll --push --force --branch gh-pages \
 	  --message "Publish the book built from $$(git rev-parse --short HEAD 2>/dev/null || echo 'an unknown commit')" _build/html
 

@@ -54,6 +54,8 @@ w \\leftarrow w - \\eta\\, g
 <div class="highlight-ipython3 notranslate"><div class="highlight"><pre><span></span><span class="n">a</span> <span class="o">=</span> <span class="mi">1</span>
 <span class="w">    </span><span class="n">b</span>
 </pre></div></div>
+<div class="cell_output docutils container"><div class="output stream highlight-myst-ansi notranslate"><div class="highlight"><pre><span></span>loss 0.25 &lt; 1
+</pre></div></div></div>
 <figure class="align-default" id="fig-demo-loss">
 <img alt="A falling loss curve." src="../_images/abc123.svg" />
 <figcaption><p>The loss.</p></figcaption></figure>
@@ -113,6 +115,9 @@ The learning rate is {glue}`demo_lr:.2f`.
 
 :::{code} sec-demo-fit 1 lines=2-2
 :::
+
+:::{output} sec-demo-fit
+:::
 """
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
@@ -170,6 +175,7 @@ def test_deck_takes_values_figures_maths_code_and_cues_from_the_book(book: Path)
     assert '<span class="math notranslate nohighlight">\\(\\eta = 0.1\\)</span>' in text
     assert '<div class="answer fragment">' in text
     assert '<pre><span class="w">    </span><span class="n">b</span></pre>' in text
+    assert '<pre class="slide-output">loss 0.25 &lt; 1</pre>' in text
     notes = re.findall(r'<aside class="notes">(.*?)</aside>', text, re.DOTALL)
     assert len(notes) == 2  # the title slide (the block's time) and the cued slide
     assert "0:00–0:10 (10 min)" in notes[0]
@@ -198,6 +204,8 @@ def test_changing_a_glued_value_changes_the_slide(book: Path) -> None:
     ("{eq}`eq-demo-step`", "{eq}`eq-demo-gone`", "no equation 'eq-demo-gone' on the page 'demo'"),
     ("$\\eta = 0.1$", "$\\eta = 0.2$", "the inline maths $\\eta = 0.2$ is on no page"),
     ("sec-demo-fit 1 lines=2-2", "sec-demo-fit 2", "has 1 code block(s), the slide asks for number 2"),
+    ("sec-demo-fit 1 lines=2-2", "sec-demo-fit 1 lines=2-5", "has 2 lines, the slide asks for 2-5"),
+    (":::{output} sec-demo-fit", ":::{output} sec-demo-gone", "no section 'sec-demo-gone' on the page 'demo'"),
     (":::{cue} 0:00", ":::{cue} 0:05", "the instructor timetable has no cue at 0:05"),
     ("block: Fitting", "block: Fitting in", "the lesson plan has no lecture block 'Fitting in'"),
     (":::{answer}", ":::{answr}", "unknown directive {answr}"),

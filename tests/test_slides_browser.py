@@ -256,3 +256,11 @@ def test_pdf_has_one_page_per_slide_and_its_text_extracts(browser, decks: Path, 
     soup = BeautifulSoup((decks / "recap.html").read_text("utf-8"), "html.parser")
     glued = soup.select(".slides > section")[1].select_one(".glued").get_text()
     assert glued in text[1], (glued, text[1][:300])
+
+
+def test_instructor_timetable_links_every_deck(decks: Path, built_book: Path) -> None:
+    soup = BeautifulSoup((built_book / "book" / "instructor.html").read_text("utf-8"), "html.parser")
+    linked = {a["href"] for a in soup.select('table a[href^="../slides/"]')}
+    for href in linked:
+        assert (built_book / "book" / href).resolve().is_file(), f"dead deck link {href}"
+    assert {f"../slides/{name}.html" for name in DECKS} <= linked

@@ -117,7 +117,8 @@ class Site:
              lines: tuple[int, int] | None = None) -> str:
         """The ``index``-th highlighted code block (1-based) of section ``label`` on ``page``,
         or its lines ``first..last`` (1-based, inclusive) only."""
-        blocks = self._section(page, label).select("div.highlight")
+        blocks = [b for b in self._section(page, label).select("div.highlight")
+                  if b.find_parent(class_="cell_output") is None]  # code, not printed output
         if not 1 <= index <= len(blocks):
             raise SlideError(f"section {label!r} of {page!r} has {len(blocks)} code block(s), "
                              f"the slide asks for number {index}")
@@ -137,7 +138,7 @@ class Site:
 
     def output(self, page: str, label: str, index: int = 1) -> str:
         """The text of the ``index``-th printed cell output of section ``label``."""
-        outputs = self._section(page, label).select("div.cell_output pre, div.output pre")
+        outputs = self._section(page, label).select("div.cell_output div.output pre")
         if not 1 <= index <= len(outputs):
             raise SlideError(f"section {label!r} of {page!r} has {len(outputs)} printed "
                              f"output(s), the slide asks for number {index}")
