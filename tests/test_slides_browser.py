@@ -7,6 +7,7 @@ PDFs, straight into ``_build/html/slides``); each deck is opened once and walked
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from dataclasses import dataclass, field
@@ -184,13 +185,17 @@ def test_speaker_notes_carry_the_timetable_cues(decks: Path, built_book: Path, n
     assert f"({reveal['data-minutes']} min)" in first  # minutes for the block
 
 
+@functools.cache
+def _built_page(path: Path) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text("utf-8"), "html.parser")
+
+
 @pytest.mark.parametrize("name", DECKS)
 def test_slide_figures_are_the_page_figures(decks: Path, built_book: Path, name: str) -> None:
     soup = BeautifulSoup((decks / f"{name}.html").read_text("utf-8"), "html.parser")
     figures = soup.select("figure[data-figure]")
     for figure in figures:
-        page = BeautifulSoup((built_book / "book" / f"{figure['data-page']}.html").read_text("utf-8"),
-                             "html.parser")
+        page = _built_page(built_book / "book" / f"{figure['data-page']}.html")
         original = page.find(id=figure["data-figure"]).find("img")["src"]
         mine = decks / figure.find("img")["src"]
         assert mine.read_bytes() == (built_book / "book" / original).resolve().read_bytes()

@@ -6,9 +6,14 @@
   var root = document.documentElement;
   var deck = document.querySelector(".reveal");
   var blockMinutes = Number(deck.dataset.minutes) || 0;
-  if (new URLSearchParams(location.search).get("theme") === "dark") root.classList.add("dark");
+  // The site's code colours (pygments.css) follow data-theme, as on the site.
+  function setDark(dark) {
+    root.classList.toggle("dark", dark);
+    root.dataset.theme = dark ? "dark" : "light";
+  }
+  setDark(new URLSearchParams(location.search).get("theme") === "dark");
 
-  function toggleDark() { root.classList.toggle("dark"); }
+  function toggleDark() { setDark(!root.classList.contains("dark")); }
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
 
