@@ -205,7 +205,7 @@ def test_slide_figures_are_the_page_figures(decks: Path, built_book: Path, name:
 
 def test_index_lists_every_deck_in_lesson_plan_order(decks: Path) -> None:
     text = (decks / "index.html").read_text("utf-8")
-    links = re.findall(r'<a href="([\w-]+)\.html">', text)
+    links = list(dict.fromkeys(re.findall(r'<a href="([\w-]+)\.html">', text)))
     assert links == DECKS, links
     assert "0:00–0:10" in text and "10 min" in text
 
@@ -225,7 +225,8 @@ def test_speaker_view_shows_the_time_left_in_the_block(browser, site: str, decks
         label = speaker.text_content(".block-clock .label")
         left = speaker.text_content(".block-clock-value")
         assert "Recap & retrieval, 10 min" in label
-        assert left in ("10:00", "9:59", "9:58"), left
+        mins, secs = map(int, left.split(":"))
+        assert 9 * 60 < mins * 60 + secs <= 10 * 60, f"{left} left of a 10-minute block"
     finally:
         context.close()
 

@@ -114,8 +114,8 @@ def render_index(plan, decks: list[Deck], pdfs: bool) -> str:
     for session, heading in (("lecture", "Lecture (3 h)"), ("practice", "Practice session (2 h)")):
         rows = []
         for block in (b for b in plan if b.session == session):
-            mine = [d for d in decks if d.session == session and d.block == block.title
-                    and block.start <= d.start < block.end]
+            mine = [d for d in decks if d.session == session and any(
+                block.start <= s < block.end or s <= block.start < e for s, e in d.spans)]
             links = "<br>".join(
                 f'<a href="{d.name}.html">{html.escape(d.title)}</a> <span class="when">'
                 f"({clock(d.start)}, {d.minutes} min)</span>"
