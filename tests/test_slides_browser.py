@@ -73,12 +73,24 @@ ANSWERS_JS = """() => Reveal.getSlides().flatMap((s, i) => {
 })"""
 
 
+# Formulas typeset as on the site (MathJax today, or HTML rendered at build time): none left as
+# raw TeX, none with a TeX error.
+MATHS_JS = """() => {
+  const maths = [...document.querySelectorAll('.slides .math, .slides .katex')];
+  return {count: maths.length,
+          raw: maths.filter(e => !e.querySelector('mjx-container, .katex-html, math'))
+                    .map(e => e.textContent.slice(0, 60)),
+          errors: document.querySelectorAll('.slides mjx-merror, .slides .katex-error').length};
+}"""
+
+
 @dataclass
 class DeckVisit:
     record: LoadRecord
     slides: list[dict] = field(default_factory=list)
     answers: list[dict] = field(default_factory=list)
     total: int = 0
+    maths: dict = field(default_factory=dict)
 
 
 @pytest.fixture(scope="session")
@@ -103,6 +115,7 @@ def deck_visit(browser, site: str, decks: Path):  # noqa: F811
             page.goto(f"{site}slides/{name}.html")
             page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
             result = DeckVisit(record, total=page.evaluate("() => Reveal.getTotalSlides()"))
+            result.maths = page.evaluate(MATHS_JS)
             result.slides = page.evaluate(MEASURE_JS)
             result.answers = page.evaluate(ANSWERS_JS)
             context.close()
@@ -119,6 +132,15 @@ def test_deck_loads_offline_without_errors(deck_visit, name: str) -> None:
     assert not visit.record.console_errors, visit.record.console_errors
     assert not visit.record.failed_requests, visit.record.failed_requests
     assert not visit.record.external_requests, visit.record.external_requests
+
+
+@pytest.mark.parametrize("name", DECKS)
+def test_maths_rendered_like_the_site(deck_visit, decks: Path, name: str) -> None:
+    maths = deck_visit(name).maths
+    if 'class="math' in (decks / f"{name}.html").read_text("utf-8"):
+        assert maths["count"], f"{name}: its formulas are missing"
+    assert not maths["raw"], f"{name}: formulas left as TeX: {maths['raw']}"
+    assert not maths["errors"], f"{name}: {maths['errors']} formula(s) with a TeX error"
 
 
 @pytest.mark.parametrize("name", DECKS)

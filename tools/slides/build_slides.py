@@ -1,5 +1,6 @@
 """``make slides``: one reveal.js deck per block of the lesson plan, from ``slides/*.md`` and
-the built, executed book; then an index, PDF handouts and screenshots (``tools/slides/handouts.py``).
+the built, executed book; then an index, PDF handouts and screenshots
+(``tools/slides/handouts.py``).
 
     python tools/slides/build_slides.py [--root DIR] [--no-pdf] [--no-publish]
 
@@ -51,7 +52,7 @@ def blocks_of(source: Source, plan: list[Block]) -> list[Block]:
 
 
 def spans_of(source: Source, plan: list[Block]) -> list[tuple[int, int]]:
-    """The deck's time: its block(s) in the plan, or a part of its block (``start``, ``minutes``)."""
+    """The deck's time: its block(s) in the plan, or part of its block (``start``, ``minutes``)."""
     blocks = blocks_of(source, plan)
     if "start" not in source.meta:
         return [(b.start, b.end) for b in blocks]

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-# "### 0:25–1:10 · The multilayer perceptron (45 min)" under "## Lecture ..." or "## Practice ..."
+# "### 0:25–1:10 · The multilayer perceptron (45 min)", under "## Lecture ..." or "## Practice"
 BLOCK = re.compile(r"^### (\d+:\d\d)–(\d+:\d\d) · (.+?) \((\d+) min\)\s*$")
 SESSION = re.compile(r"^## (Lecture|Practice)\b")
 

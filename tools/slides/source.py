@@ -109,7 +109,8 @@ class Renderer:
             raise SlideError(f"no glued value {key!r} on the page {page!r} (was it renamed?)")
         from colab_notebooks.glue import format_value
 
-        return self.slot(f'<span class="glued">{html.escape(format_value(values[key], spec))}</span>')
+        value = html.escape(format_value(values[key], spec))
+        return self.slot(f'<span class="glued">{value}</span>')
 
     def markdown(self, text: str) -> str:
         text = ROLE.sub(self.role, text)
