@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 LIGHTHOUSE := $(VENV)/lighthouse/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: venv book test check browser bench mutate mutate-fast publish clean help grade preview autograder
+.PHONY: venv book test check browser bench mutate mutate-fast publish clean help grade preview autograder slides
 .DEFAULT_GOAL := help
 
 help:
@@ -21,6 +21,7 @@ help:
 	@echo "make grade SUBMISSIONS=DIR  grade the lab notebooks in DIR: DIR/grades.csv, summary.md,"
 	@echo "              answers.md, feedback/ (ONLY=name regrades one; ID_PATTERN=canvas|moodle|REGEX)"
 	@echo "make autograder  _build/autograder/autograder.zip for a Gradescope programming assignment"
+	@echo "make slides   lecture decks + PDFs in _build/slides (after the book), published in _build/html/slides"
 	@echo "make publish  push _build/html to the gh-pages branch (ghp-import)"
 	@echo "make clean    remove _build"
 
@@ -46,6 +47,10 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(PY) tools/build.py --jobs $(JOBS)
+
+# One reveal.js deck per lesson-plan block, from slides/*.md and the executed book (docs/slides.md).
+slides: book
+	$(PY) tools/slides/build_slides.py
 
 # The whole suite (CI's command). Chromium first: found, else installed (apt-get as root, else
 # playwright), else one message and no tests (tools/provision_browser.py). docs/testing.md.
@@ -85,7 +90,7 @@ autograder: $(STAMP)
 # GitHub location, or with an origin that is another repository, this refuses and says why.
 publish: $(STAMP)
 	@$(PY) tools/sphinxext/colab_notebooks/location.py --check
-	@$(MAKE) --no-print-directory book
+	@$(MAKE) --no-print-directory slides
 	$(PY) -m ghp_import --no-jekyll --push --force --branch gh-pages \
 	  --message "Publish the book built from $$(git rev-parse --short HEAD 2>/dev/null || echo 'an unknown commit')" _build/html
 
