@@ -556,7 +556,7 @@ def test_every_public_function_has_a_spec() -> None:
                "plot.": plot, "timelimit.": timelimit, "train.": train, "ops.": ops}
     not_functions = {"ACTIVATIONS", "Activation", "CheckResult", "TIME_LIMIT", "History",
                      "GradcheckReport", "Float32Warning", "Node", "Graph", "Module",
-                     "TimeLimitExceeded", "PALETTE", "GREY", "__version__",
+                     "TimeLimitExceeded", "PALETTE", "GREY", "GREY_DARK", "__version__",
                      "Case", "Op", "OPS", "checks", "mixes",  # the op registry's data
                      "use_book_style"}  # takes no argument
     missing = [f"{prefix}{name}" for prefix, module in modules.items() for name in module.__all__
