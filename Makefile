@@ -6,13 +6,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: venv book test bench mutate mutate-fast publish clean help grade
+.PHONY: venv book test bench mutate mutate-fast publish clean help grade preview
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book     build _build/html, executing every page that changed (parallel)"
 	@echo "              make book SOLUTIONS=hide: the student edition (no solutions anywhere)"
 	@echo "make test     run the whole pytest suite, including the book build"
+	@echo "make preview  serve the book on http://127.0.0.1:8000, rebuild on save, reload the browser"
 	@echo "make bench    benchmark build speed, page run time and page weight"
 	@echo "make mutate   mutation testing: does the build catch broken gradients?"
 	@echo "make grade SUBMISSIONS=DIR  grade the lab notebooks in DIR: DIR/grades.csv, DIR/feedback/"
@@ -33,6 +34,10 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# sphinx-autobuild's server and reload, the project's own build (tools/build.py) on every change
+preview: $(STAMP)
+	$(PY) tools/serve.py --jobs $(JOBS) $(if $(PORT),--port $(PORT))
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
