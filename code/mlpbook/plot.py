@@ -156,11 +156,10 @@ def plot_activations(ax: Sequence[Axes] | None = None, *,
     """Plot activation functions (left) and their derivatives (right), from ``ACTIVATIONS``.
 
     Args:
-        ax: None, or a pair of Axes to draw on. names: which activations, in order
-            (default: every registered one but ``identity``).
+        ax: None, or a pair of Axes. names: which activations, in order (default: all but identity).
     """
-    names = [n for n in activations.ACTIVATIONS if n != "identity"] if names is None else names
-    names = validation.sequence(names, "names", min_len=1, what="activation names")
+    names = validation.sequence([n for n in activations.ACTIVATIONS if n != "identity"] if names
+                                is None else names, "names", min_len=1, what="activation names")
     acts = [activations.get(n, f"names[{i}]") for i, n in enumerate(names)]
     if ax is not None:
         pair = validation.sequence(ax, "ax", what="two matplotlib Axes")
