@@ -44,7 +44,7 @@ _instances = itertools.count(1)  # element ids unique on a page, the same in eve
 
 @lru_cache(maxsize=None)
 def _asset(name: str) -> str:
-    """The text of ``explorer.js`` or ``explorer.css``, shipped as package data."""
+    """The text of one of the explorer's files (script parts, style), shipped as package data."""
     return files("mlpbook").joinpath(name).read_text(encoding="utf-8")
 
 
