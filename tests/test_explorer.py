@@ -1,4 +1,4 @@
-"""The backprop explorer (``mlpbook.explorer.explore``, ``explorer.js``), from the reader's side.
+"""The backprop explorer (``mlpbook.explorer.explore``, its script), from the reader's side.
 
 - Its arithmetic: the script (``explorer-*.js``, concatenated by ``mlpbook.explorer.script``)
   runs in Chromium on seeded inputs, for the page's graph L = tanh(a·b + c)·f and for a graph
@@ -133,7 +133,7 @@ def fd_reference(spec: dict, x: list[float], leaf: int) -> float:
 
 @pytest.fixture(scope="module")
 def blank(browser):
-    """A blank page with explorer.js loaded (nothing mounted)."""
+    """A blank page with the explorer's script loaded (nothing mounted)."""
     page = browser.new_page()
     errors = watch(page)
     page.set_content("<!doctype html><html><body></body></html>")

@@ -107,7 +107,7 @@ def test_page_without_code_is_rerendered_not_executed(built: Path) -> None:
     assert freshness.render_plan(built).reread == ["book/t-index"]
 
 
-@pytest.mark.parametrize("name", ["engine.py", "explorer.js", "explorer.css", "assets/widget.js"])
+@pytest.mark.parametrize("name", ["engine.py", "explorer-core.js", "explorer.css", "assets/widget.js"])
 def test_package_edit_executes_the_pages_that_import_it(built: Path, name: str) -> None:
     """An edit to a module, or to a file the package ships: the explorer's script and style,
     which pages inline in their outputs, or a new one in a folder of its own."""

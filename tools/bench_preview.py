@@ -66,8 +66,9 @@ def bench_preview(root: Path, runs: int = 3) -> dict:
     page_src = [p for p in book_pages(root) if p.has_code][-1]
     port = _free_port()
     url = f"http://127.0.0.1:{port}/{page_src.docname}.html"
-    server = subprocess.Popen([sys.executable, str(root / "tools" / "serve.py"), "--root", str(root),
-                               "--port", str(port), "--jobs", str(os.cpu_count() or 1)],
+    server = subprocess.Popen([sys.executable, str(root / "tools" / "serve.py"),
+                               "--root", str(root), "--port", str(port),
+                               "--jobs", str(os.cpu_count() or 1)],
                               cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
     samples: list[float] = []

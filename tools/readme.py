@@ -15,8 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Which file holds each generated section, relative to the repository's root.
-SECTIONS = {"bench": "docs/benchmarks.md", "mutation": "docs/mutation.md",
-            "preview": "docs/benchmarks.md"}
+SECTIONS = {"bench": "docs/benchmarks.md", "mutation": "docs/mutation.md"}
 
 
 def markers(section: str) -> tuple[str, str]:

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: What the site is built from: a change under these paths triggers a build.
 WATCHED = ("book", "code/mlpbook", "tools/sphinxext", "_config.yml", "_toc.yml", "requirements.txt")
 #: Never a reason to build: editor droppings, caches and the build's own output.
-IGNORED_RE = (r"/\.#", r"~$", r"\.sw[pox]$", r"/__pycache__/", r"\.egg-info/", r"/\.ipynb_checkpoints/")
+IGNORED_RE = (r"/\.#", r"~$", r"\.sw[pox]$", r"/__pycache__/", r"\.egg-info/",
+              r"/\.ipynb_checkpoints/")
 
 
 def rebuild(root: Path, jobs: int, changed_paths: tuple[Path, ...] = ()) -> int:
@@ -36,7 +37,8 @@ def rebuild(root: Path, jobs: int, changed_paths: tuple[Path, ...] = ()) -> int:
     start = time.perf_counter()
     done = subprocess.run([sys.executable, str(root / "tools" / "build.py"), "--root", str(root),
                            "--jobs", str(jobs)], cwd=root)
-    outcome = "built" if done.returncode == 0 else f"build FAILED (exit {done.returncode}; see above)"
+    outcome = ("built" if done.returncode == 0
+               else f"build FAILED (exit {done.returncode}; see above)")
     print(f"[preview] {outcome} in {time.perf_counter() - start:.1f}s; reloading the browser",
           flush=True)
     return done.returncode

@@ -4,7 +4,8 @@ Modules, one concept each: ``engine`` (scalar autograd), ``graph`` (computationa
 ``gradcheck`` (finite differences), ``nn`` (teaching MLP on ``Value``), ``models`` (torch MLPs),
 ``data`` (seeded toy data sets), ``train`` (the training loop), ``plot`` (figures),
 ``checks`` (lab self-checks, run under ``timelimit``), ``activations`` (the one registry of
-activation functions) and ``validation`` (the argument checks every module uses).
+activation functions), ``ops`` (the one registry of the engine's ops), ``explorer`` (the
+interactive backprop explorer) and ``validation`` (the argument checks every module uses).
 """
 
 from __future__ import annotations

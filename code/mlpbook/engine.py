@@ -2,7 +2,8 @@
 
 Each operation builds its output ``Value`` and a ``_backward`` closure that applies the local
 chain rule with ``+=``, so a node used twice receives both contributions. Only a few core
-operations exist, each listed in ``mlpbook.ops.OPS`` (its registry entry); everything else is built from them (``a - b`` is ``a + (-b)``, ``a / b`` is
+operations exist, each listed in ``mlpbook.ops.OPS`` (its registry entry); everything else
+is built from them (``a - b`` is ``a + (-b)``, ``a / b`` is
 ``a * b**-1``). Pure Python: no torch.
 """
 

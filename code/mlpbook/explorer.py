@@ -7,7 +7,8 @@ it runs with no kernel and no network. The reader sets the inputs and steps thro
 pass one node at a time.
 
 The script is four files, one concept each, concatenated in this order into one function
-(:func:`script`): ``explorer-rules.js`` (formatting, each op's JavaScript rule), ``explorer-core.js``
+(:func:`script`): ``explorer-rules.js`` (formatting, each op's JavaScript rule),
+``explorer-core.js``
 (forward, backward, finite differences), ``explorer-draw.js`` (the SVG) and ``explorer-widget.js``
 (inputs, buttons, status). An op with a JavaScript rule is recomputed exactly as the engine does
 (the tests compare to 1e-12). An op without one (any op of :mod:`mlpbook.ops` added since) is
@@ -44,7 +45,7 @@ _instances = itertools.count(1)  # element ids unique on a page, the same in eve
 
 @lru_cache(maxsize=None)
 def _asset(name: str) -> str:
-    """The text of ``explorer.js`` or ``explorer.css``, shipped as package data."""
+    """The text of one of the explorer's files (script parts, style), shipped as package data."""
     return files("mlpbook").joinpath(name).read_text(encoding="utf-8")
 
 
