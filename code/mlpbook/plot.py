@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mlpbook.train import History
 
 __all__ = [
-    "PALETTE", "GREY", "GREY_DARK", "use_book_style", "plot_activations", "plot_decision_boundary",
+    "PALETTE", "GREY", "use_book_style", "plot_activations", "plot_decision_boundary",
     "plot_loss_curves", "plot_capacity_grid", "plot_fit_1d",
 ]
 
