@@ -234,10 +234,12 @@ def clean_output(app: Sphinx, exception: Exception | None) -> None:
     """build-finished (student edition): sources without solutions, no stale images."""
     if exception is not None or app.config[CONFIG_NAME] != "hide" or app.builder.format != "html":
         return
+    from solutions import page_text
+
     out = Path(app.outdir)
     for docname in sorted(app.env.found_docs):
         source = Path(app.env.doc2path(docname))
-        text = source.read_text(encoding="utf-8") if source.suffix == ".md" else ""
+        text = page_text(source) if source.suffix == ".md" else ""  # with book/solutions/
         if not solution_spans(text):
             continue
         stripped = strip_solutions(text)
