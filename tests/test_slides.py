@@ -202,7 +202,7 @@ def test_changing_a_glued_value_changes_the_slide(book: Path) -> None:
     ("{glue}`demo_lr:.2f`", "{glue}`demo_rate:.2f`", "no glued value 'demo_rate' on the page 'demo'"),
     ("fig-demo-loss", "fig-demo-gone", "no figure 'fig-demo-gone' on the page 'demo'"),
     ("{eq}`eq-demo-step`", "{eq}`eq-demo-gone`", "no equation 'eq-demo-gone' on the page 'demo'"),
-    ("$\\eta = 0.1$", "$\\eta = 0.2$", "the inline maths $\\eta = 0.2$ is on no page"),
+    ("$\\eta = 0.1$", "$\\eta = 0.2$", "the inline maths $\\eta = 0.2$ is on no page of the site, which renders maths at build time"),
     ("sec-demo-fit 1 lines=2-2", "sec-demo-fit 2", "has 1 code block(s), the slide asks for number 2"),
     ("sec-demo-fit 1 lines=2-2", "sec-demo-fit 1 lines=2-5", "has 2 lines, the slide asks for 2-5"),
     (":::{output} sec-demo-fit", ":::{output} sec-demo-gone", "no section 'sec-demo-gone' on the page 'demo'"),
@@ -249,3 +249,33 @@ def test_every_deck_serves_a_block_of_the_lesson_plan_in_order() -> None:
 def test_builder_modules_stay_small() -> None:
     for path in (ROOT / "tools" / "slides").glob("*.py"):
         assert len(path.read_text(encoding="utf-8").splitlines()) <= 400, path
+
+
+def test_the_maths_renderer_the_page_loads_is_copied_and_used(book: Path) -> None:
+    """A site that typesets in the browser: the deck loads the page's MathJax from its own
+    folder (never a CDN), and a formula no page shows goes to that MathJax as the pages' do."""
+    html = book / "_build" / "html"
+    (html / "_static" / "mathjax" / "output").mkdir(parents=True)
+    (html / "_static" / "mathjax" / "tex-chtml.js").write_text("/* MathJax */", encoding="utf-8")
+    (html / "_static" / "mathjax" / "output" / "font.woff").write_bytes(b"font")
+    page = html / "book" / "demo.html"
+    page.write_text(page.read_text(encoding="utf-8").replace(
+        "<title>Demo</title>", '<title>Demo</title><script>window.MathJax = {"options": {}}</script>'
+        '<script defer="defer" src="../_static/mathjax/tex-chtml.js"></script>'
+        '<script src="https://cdn.example.org/other.js"></script>'), encoding="utf-8")
+    source = book / "slides" / "01-fitting.md"
+    source.write_text(SLIDES.replace("$\\eta = 0.1$", "$\\eta = 0.2$"), encoding="utf-8")
+    text = deck_html(book)
+    assert '<script defer="defer" src="site/_static/mathjax/tex-chtml.js"></script>' in text
+    assert "window.MathJax" in text and "cdn.example.org" not in text
+    assert (book / "_build" / "slides" / "site" / "_static" / "mathjax" / "output" / "font.woff").is_file()
+    assert '<span class="math notranslate nohighlight">\\(\\eta = 0.2\\)</span>' in text
+
+
+def test_a_maths_renderer_from_a_cdn_stops_the_build(book: Path) -> None:
+    page = book / "_build" / "html" / "book" / "demo.html"
+    page.write_text(page.read_text(encoding="utf-8").replace(
+        "<title>Demo</title>", '<title>Demo</title>'
+        '<script src="https://cdn.example.org/mathjax@3/es5/tex-chtml.js"></script>'), "utf-8")
+    with pytest.raises(SlideError, match="from https://cdn.example.org/mathjax.*no CDN"):
+        build_slides.build(book, book / "_build" / "slides")

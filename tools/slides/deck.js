@@ -53,17 +53,25 @@
     return win;
   };
 
-  // A display formula wider than the slide is set smaller until it fits (not below 60 %).
+  // A display formula wider than the slide is set smaller until it fits (not below 60 %), a
+  // code block too (not below 18 px).
+  function fit(el, floor) {
+    if (el.dataset.fitted || !el.clientWidth) return;
+    var ratio = el.clientWidth / el.scrollWidth;
+    if (ratio < 1) {
+      var size = parseFloat(getComputedStyle(el).fontSize);
+      el.style.fontSize = Math.max(size * ratio * 0.97, floor(size)) + "px";
+    }
+    el.dataset.fitted = "1";
+  }
+
   function fitMaths(section) {
     if (!section) return;
     section.querySelectorAll("div.math, .katex-display").forEach(function (el) {
-      if (el.dataset.fitted || !el.clientWidth) return;
-      var ratio = el.clientWidth / el.scrollWidth;
-      if (ratio < 1) {
-        var size = parseFloat(getComputedStyle(el).fontSize);
-        el.style.fontSize = (size * Math.max(ratio * 0.97, 0.6)) + "px";
-      }
-      el.dataset.fitted = "1";
+      fit(el, function (size) { return size * 0.6; });
+    });
+    section.querySelectorAll(".slide-code .highlight").forEach(function (el) {
+      fit(el, function () { return 18; });
     });
   }
 

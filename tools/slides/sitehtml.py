@@ -103,15 +103,28 @@ class Site:
                     found.setdefault((display, _tex_of(element)), _unnumbered(element))
         return found
 
-    def maths(self, tex: str, display: bool = False) -> str:
-        """A formula exactly as a page of the site renders it, looked up by its TeX."""
+    def maths(self, tex: str, display: bool = False, page: str | None = None) -> str:
+        """A formula as the site renders it: as a page of the site renders that TeX, or, where
+        the site typesets maths in the browser (MathJax, loaded by ``page``), in the markup its
+        pages give MathJax. A site that renders maths at build time shows only formulas that
+        are on one of its pages."""
         html = self._maths().get((display, normalise_tex(tex)))
-        if html is None:
-            kind = "display maths $$" if display else "inline maths $"
-            raise SlideError(f"the {kind}{tex}{kind[-2 if display else -1:]} is on no page of "
-                             "the site: a slide shows only maths a page renders (copy it from "
-                             "the page)")
-        return html
+        if html is not None:
+            return html
+        if page is not None and self.typesets_in_browser(page):
+            escaped = tex.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            if display:
+                return f'<div class="math notranslate nohighlight">\\[{escaped}\\]</div>'
+            return f'<span class="math notranslate nohighlight">\\({escaped}\\)</span>'
+        kind = "display maths $$" if display else "inline maths $"
+        raise SlideError(f"the {kind}{tex}{kind[-2 if display else -1:]} is on no page of the "
+                         "site, which renders maths at build time: a slide shows only maths a "
+                         "page renders (copy it from the page)")
+
+    def typesets_in_browser(self, page: str) -> bool:
+        """Whether ``page`` loads MathJax to typeset its maths."""
+        return any("mathjax" in element.lower() and "<script" in element
+                   and "src=" in element for element in self.maths_assets(page)[0])
 
     def code(self, page: str, label: str, index: int = 1,
              lines: tuple[int, int] | None = None) -> str:
@@ -154,8 +167,11 @@ class Site:
         for element in head.find_all(["script", "link"]):
             url = element.get("src") or (element.get("href") if element.name == "link" else None)
             if url:
-                if not _is_maths_asset(url) or urlsplit(url).scheme:
+                if not _is_maths_asset(url):
                     continue
+                if urlsplit(url).scheme or url.startswith("//"):
+                    raise SlideError(f"the page {page!r} loads its maths renderer from {url}: a "
+                                     "deck loads nothing from another host (no CDN)")
                 target = (base / urlsplit(url).path).resolve()
                 rel = target.relative_to(self.html.resolve())
                 # a folder of its own (MathJax, KaTeX: they load fonts and components), or the file

@@ -6,7 +6,7 @@ names refer to by default) and slides separated by lines ``---``. A slide is Mar
 - roles: {glue}`key:fmt` (a value the page glues, formatted as ``{glue:text}`` does; another
   page's: {glue}`mlp.md::key:fmt`), {eq}`label` (a labelled equation of the page, as the site
   renders it), ``$tex$`` and ``$$tex$$`` (inline and display maths, as a page of the site
-  renders that same TeX: a slide shows no formula the site does not);
+  renders that same TeX; with MathJax, any TeX the site's MathJax typesets);
 - directives (``:::{name} argument`` ... ``:::``): ``answer`` (revealed on the next click),
   ``figure fig-name`` (the page's figure, the same image file), ``code sec-label [n]
   [lines=a-b]`` (the n-th code block of that section, or its lines a to b), ``output sec-label
@@ -114,8 +114,9 @@ class Renderer:
 
     def markdown(self, text: str) -> str:
         text = ROLE.sub(self.role, text)
-        text = DISPLAY_MATH.sub(lambda m: self.slot(self.site.maths(m.group(1), True)), text)
-        text = INLINE_MATH.sub(lambda m: self.slot(self.site.maths(m.group(1))), text)
+        page = self.page
+        text = DISPLAY_MATH.sub(lambda m: self.slot(self.site.maths(m.group(1), True, page)), text)
+        text = INLINE_MATH.sub(lambda m: self.slot(self.site.maths(m.group(1), False, page)), text)
         out = self.md.render(text)
         out = re.sub(r"<p>(@@SLOT\d+@@)</p>", r"\1", out)  # a display equation alone
         return re.sub(r"@@SLOT(\d+)@@", lambda m: self.slots[int(m.group(1))], out)
