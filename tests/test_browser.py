@@ -291,7 +291,9 @@ LAYOUT_JS = """() => {
     if (reported.has(p)) return true; return false; };
   const offscreen = [], cut = [];
   for (const root of roots) for (const el of root.querySelectorAll('*')) {
-    if (el.closest('.katex-mathml, script, style, .headerlink')) continue;
+    // (KaTeX draws stretchy parts, a root's vinculum, as 400em-wide SVGs clipped by design: its
+    // formula's boxes are checked, not the inside of those SVGs)
+    if (el.closest('.katex-mathml, script, style, .headerlink, .katex svg')) continue;
     const r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) continue;
     if (!el.checkVisibility({visibilityProperty: true, opacityProperty: false})) continue;
@@ -356,7 +358,7 @@ FIGURES_JS = """() => {
   const body = document.querySelector('article p') || document.body;
   return [...document.querySelectorAll('article .cell_output img, article figure img')]
     .filter(i => i.checkVisibility() && i.getBoundingClientRect().width > 0)
-    .map(i => ({src: new URL(i.getAttribute('src'), location.href).pathname,
+    .map(i => ({src: new URL(i.currentSrc || i.getAttribute('src'), location.href).pathname,  // the file shown (<picture>: by theme and width)
                 width: i.getBoundingClientRect().width, naturalWidth: i.naturalWidth,
                 scroller: !!i.closest('.figure-scroll'),
                 caption: ((i.closest('figure') || i).textContent || '').trim().slice(0, 50),

@@ -218,12 +218,6 @@ def test_every_page_shows_its_reading_time_and_the_intro_sums_them(built_book: P
         assert f"({shown['book/' + page][0]} min)" in text, page
 
 
-# The lecture's slots in the intro's map (start, end) whose pages' core reading does not fit
-# yet: backprop and layer-backprop get their deep dives on another branch (issue 25). Strict:
-# once they fit, this test fails until the entry is removed.
-NOT_YET_FITTING = {("1:20", "2:05")}
-
-
 def _slots(built_book: Path) -> dict[tuple[str, str], int]:
     """The intro map's lecture slots -> the core minutes of the pages it puts in them."""
     intro = (built_book / "book" / "intro.html").read_text(encoding="utf-8")
@@ -247,16 +241,8 @@ def _length(start: str, end: str) -> int:
 def test_the_map_puts_no_more_core_reading_in_a_slot_than_it_holds(built_book: Path) -> None:
     slots = _slots(built_book)
     assert len(slots) >= 6, slots  # the lecture slots with reading (not the break)
-    over = {s: t for s, t in slots.items() if t > _length(*s) and s not in NOT_YET_FITTING}
+    over = {s: t for s, t in slots.items() if t > _length(*s)}
     assert not over, f"more core reading (min) than the slot holds: {over}"
-
-
-@pytest.mark.book
-@pytest.mark.xfail(strict=True, reason="backprop and layer-backprop get their deep dives on "
-                   "another branch; remove NOT_YET_FITTING's entry once they fit")
-def test_the_slots_that_do_not_fit_yet(built_book: Path) -> None:
-    slots = _slots(built_book)
-    assert all(slots[s] <= _length(*s) for s in NOT_YET_FITTING), slots
 
 
 @pytest.mark.book
