@@ -105,7 +105,9 @@
     el.classList.toggle("scroll-more-right", right);
     if (overflow) {
       el.classList.add("scrolls-x");
-      if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
+      // a tab stop, also where the theme set tabindex=-1 while the box did not scroll yet (its
+      // own update runs only on resize and DOM changes: the box stayed out of the tab order)
+      if (el.tabIndex < 0) el.setAttribute("tabindex", "0");
     } else {
       el.classList.remove("scrolls-x");
     }
