@@ -264,6 +264,16 @@ SETTLED_JS = """() => !('readerPending' in document.documentElement.dataset) && 
 TWO_FRAMES_JS = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
+# Every region of the article that scrolls (either way) has a tab stop (tabindex >= 0) or
+# focusable content: what axe's scrollable-region-focusable asks.
+SCROLLERS_FOCUSABLE_JS = """() => [...document.querySelectorAll('article *')].every(el => {
+  const s = getComputedStyle(el), scrolls = v => v === 'auto' || v === 'scroll';
+  const over = (scrolls(s.overflowX) && el.scrollWidth > el.clientWidth)
+            || (scrolls(s.overflowY) && el.scrollHeight > el.clientHeight);
+  return !over || el.tabIndex >= 0
+         || !!el.querySelector('a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])'); })"""
+
+
 def _settle(page) -> None:
     page.wait_for_function(SETTLED_JS, timeout=30_000)
     page.evaluate(TWO_FRAMES_JS)
@@ -604,6 +614,10 @@ class Visitor:
             if theme == "light" and device == "desktop":
                 _check_colab(page, visit)  # leaves the launch menu open: axe checks it too
             page.wait_for_load_state("networkidle")  # late requests (fonts)
+            # The full-page screenshot resizes the page and back: the page re-measures what
+            # scrolls (the theme and reader.js give it a tab stop). axe sees the settled page.
+            _settle(page)
+            _until(page, SCROLLERS_FOCUSABLE_JS)  # not reached: axe reports what is missing
             visit.load.quiet = True
             if (device, theme) in AXE_VISITS:  # axe takes seconds a page: not twice per phone
                 page.evaluate(axe_script())
@@ -1024,3 +1038,38 @@ def test_figure_text_measure_reads_matplotlib_svg(tmp_path: Path) -> None:
     svg, png = _figure_text(visit, tmp_path)
     assert svg["min_px"] == pytest.approx(7 * 2) and svg["ratio"] == pytest.approx(14 / 16)
     assert "error" in png and "use_book_style" in png["error"]
+
+
+@pytest.mark.parametrize("kind", ["primary", "secondary"])
+def test_a_drawer_closes_with_escape_however_fast_the_reader_is(browser, site: str, kind: str) -> None:
+    """The race that made the phone-navigation test flaky, made certain (reader.js): a drawer
+    closed and opened again before the browser dispatches its "close" event keeps its contents
+    and the focus, and Escape closes an open drawer even when the focus is outside it."""
+    phone = DEVICES["phone-360"]
+    context = browser.new_context(viewport={"width": phone.width, "height": phone.height},
+                                  has_touch=True, is_mobile=True, service_workers="block")
+    # every close event, stale ones included (registered before the page's own scripts)
+    context.add_init_script("window.__allCloses = 0; window.addEventListener('close', "
+                            "() => { window.__allCloses += 1; }, true);")
+    try:
+        page = context.new_page()
+        page.goto(site + "book/intro.html", wait_until="load")
+        dialog = f"pst-{kind}-sidebar-modal"
+        button = page.locator(f".bd-header-article button.{kind}-toggle").first
+        closes = page.evaluate(WATCH_CLOSES_JS, dialog)
+        button.tap()
+        assert _until(page, DRAWER_OPEN_JS, dialog), "the drawer does not open"
+        # close and reopen in one task: the close event is dispatched after both
+        stale = page.evaluate("""([id, kind]) => { document.getElementById(id).close();
+          document.querySelector(`.bd-header-article button.${kind}-toggle`).click();
+          return window.__allCloses + 1; }""", [dialog, kind])
+        assert _until(page, "(n) => window.__allCloses === n", stale), "no close event"
+        state = page.evaluate("""(id) => { const d = document.getElementById(id);
+          return {open: d.open, links: d.querySelectorAll('a[href]').length,
+                  focus: d.contains(document.activeElement)}; }""", dialog)
+        assert state == {"open": True, "links": state["links"], "focus": True} and state["links"], state
+        page.evaluate("() => document.activeElement.blur()")  # focus outside the drawer
+        page.keyboard.press("Escape")
+        assert _until(page, DRAWER_CLOSED_JS, [dialog, closes]), "Escape does not close the drawer"
+    finally:
+        context.close()

@@ -27,7 +27,7 @@ import sysconfig
 import tempfile
 import textwrap
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -499,8 +499,26 @@ def rendered(scenario: str) -> tuple[Path, str]:
     return RENDERED[scenario]
 
 
+# The renders each selected test needs (by test name): started together, two at a time.
+SCENARIOS = {"test_github_origin_of_any_fork_is_used": ["origin"],
+             "test_github_repository_variable_is_used_and_notebooks_are_deterministic": ["env", "env-again"],
+             "test_no_github_location_no_github_button_and_no_placeholder": ["neither"]}
+
+
 @pytest.fixture(scope="module")
-def rendered_copies(built_book: Path):
+def rendered_copies(built_book: Path, request: pytest.FixtureRequest):
+    """``rendered(scenario)``. The renders are independent copies, each a Sphinx process: the
+    ones the selected tests need run two at a time (the machine's cores) before the first test."""
+    needed = [s for item in request.session.items
+              for s in SCENARIOS.get(getattr(item, "originalname", ""), [])]
+    def prefetch(scenario: str) -> None:
+        try:
+            rendered(scenario)
+        except AssertionError:  # a render that fails is rendered again, and fails, in its test
+            pass
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(prefetch, dict.fromkeys(needed)))
     yield rendered
     for site, _ in RENDERED.values():
         shutil.rmtree(site.parents[2], ignore_errors=True)

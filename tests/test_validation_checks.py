@@ -310,6 +310,7 @@ def test_a_check_inside_an_outer_time_limit_gives_the_outer_timer_back() -> None
         signal.signal(signal.SIGALRM, previous)
 
 
+@pytest.mark.slow  # starts a Jupyter kernel: not in the fast tier (make check)
 def test_an_endless_loop_in_a_jupyter_kernel_is_stopped() -> None:
     """The real channel: a check in a cell of a Jupyter kernel (as in the lab and in Colab)."""
     nbformat = pytest.importorskip("nbformat")

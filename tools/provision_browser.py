@@ -32,7 +32,8 @@ SYSTEM_PATHS = ("/usr/bin/chromium",)
 ON_PATH = ("chromium", "chromium-browser")
 # Playwright's cache layout: chromium-<rev>/chrome-linux/chrome (full browser) and
 # chromium_headless_shell-<rev>/chrome-linux/headless_shell (1.49+), newest revision first.
-CACHE_GLOBS = ("chromium-*/chrome-linux*/chrome", "chromium_headless_shell-*/chrome-linux*/headless_shell")
+CACHE_GLOBS = ("chromium-*/chrome-linux*/chrome", "chromium_headless_shell-*/chrome-linux*/headless_shell",
+               "chromium_headless_shell-*/chrome-headless-shell-linux*/chrome-headless-shell")
 WHAT_TO_DO = (
     "Install it and run `make test` again: `sudo apt-get install chromium` (Debian/Ubuntu), or "
     "`.venv/bin/python -m playwright install chromium` (needs access to Playwright's download "
@@ -80,6 +81,13 @@ def _quiet_run(cmd: list[str], env: Mapping[str, str]) -> tuple[bool, str]:
     return out.returncode == 0, (out.stdout + out.stderr).strip()[-800:]
 
 
+def _reason(out: str) -> str:
+    """The line of a failed command's output that says why (its first error line, else its last)."""
+    lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith(("E:", "Error", "error"))]
+    return (errors or lines or ["no Chromium after it"])[0 if errors else -1]
+
+
 def provision(env: Mapping[str, str] = os.environ,
               which: Callable[[str], str | None] = shutil.which,
               run: Callable[[list[str], Mapping[str, str]], tuple[bool, str]] = _quiet_run,
@@ -112,14 +120,13 @@ def provision(env: Mapping[str, str] = os.environ,
         found = find()
         if found:
             return found, ""
-        tried.append(f"apt-get failed: {out.splitlines()[-1] if out else 'no Chromium after it'}")
+        tried.append(f"apt-get failed: {_reason(out)}")
     say("Chromium not found: installing it with `python -m playwright install chromium` (a download)")
     ok, out = run([python, "-m", "playwright", "install", "chromium"], env)
     found = find()
     if found:
         return found, ""
-    tried.append("playwright install failed: "
-                 f"{out.splitlines()[-1] if out else 'no Chromium after it'}")
+    tried.append(f"playwright install failed: {_reason(out)}")
     return None, f"The browser tests need Chromium, and it could not be installed ({'; '.join(tried)}). {WHAT_TO_DO}"
 
 

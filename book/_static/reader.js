@@ -109,7 +109,9 @@
       el.classList.toggle("scroll-more-left", left);
       el.classList.toggle("scroll-more-right", right);
       el.classList.toggle("scrolls-x", overflow);
-      if (overflow && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
+      // a tab stop, also where the theme set tabindex=-1 while the box did not scroll yet (its
+      // own update runs only on resize and DOM changes: the box stayed out of the tab order)
+      if (overflow && el.tabIndex < 0) el.setAttribute("tabindex", "0");
     }
   }
 
