@@ -153,13 +153,14 @@ def table(results: dict[str, dict]) -> str:
     lines = [f"| page | performance (≥ {b['performance']}) | LCP (≤ {b['lcp_ms'] / 1000} s) | "
              f"TBT (≤ {b['tbt_ms']} ms) | CLS (≤ {b['cls']}) | first visit (≤ "
              f"{b['first_visit_bytes'] // 1024} KB) | second page (≤ "
-             f"{b['second_page_bytes'] // 1024} KB) | within budget |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             f"{b['second_page_bytes'] // 1024} KB) | CPU index | within budget |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for page, r in results.items():
         bad = over_budget(r)
         lines.append(f"| {page} | {r['performance']} | {r['lcp_ms'] / 1000:.1f} s | "
                      f"{r['tbt_ms']:.0f} ms | {r['cls']:.3f} | {r['first_visit_bytes'] / 1024:.0f} KB"
                      f" | {r.get('second_page_bytes', 0) / 1024:.0f} KB | "
+                     f"{r.get('benchmark_index') or 0:.0f} | "
                      f"{'yes' if not bad else 'no: ' + '; '.join(bad)} |")
     return "\n".join(lines)
 

@@ -174,8 +174,7 @@
     forwardSidebarToggles();
     keepFiguresLegible();
     watchScrollers();
-    // (with a ResizeObserver, late fonts and images re-measure what they resize, nothing else)
-    if (!resizeObserver) window.addEventListener("load", watchScrollers);
+    window.addEventListener("load", watchScrollers);  // one pass, once fonts and images are in
     // Content revealed later (answers, hidden cells) is measured when it opens.
     document.addEventListener("toggle", watchScrollers, true);
     document.addEventListener("click", () => setTimeout(watchScrollers, 50), true);
