@@ -283,7 +283,9 @@ LAYOUT_JS = """() => {
     if (reported.has(p)) return true; return false; };
   const offscreen = [], cut = [];
   for (const root of roots) for (const el of root.querySelectorAll('*')) {
-    if (el.closest('.katex-mathml, script, style, .headerlink')) continue;
+    // KaTeX draws stretchy symbols (braces, arrows, roots) as SVG paths inside a box that clips
+    // them to the symbol's width, by design
+    if (el.closest('.katex-mathml, .katex svg, script, style, .headerlink')) continue;
     const r = el.getBoundingClientRect();
     if (r.width < 1 || r.height < 1) continue;
     if (!el.checkVisibility({visibilityProperty: true, opacityProperty: false})) continue;

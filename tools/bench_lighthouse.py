@@ -50,18 +50,6 @@ def chromium() -> str:
     raise RuntimeError("Chromium not found (apt-get install chromium)")
 
 
-#: Lighthouse's CPU benchmark on a machine where its default 4x slowdown gives a mid-range phone
-#: (its docs, throttling.md: a desktop with a benchmark index of 1500 and more).
-BENCHMARK_REFERENCE = 1500
-
-
-def calibrated_slowdown(lhr: dict) -> float:
-    """The CPU slowdown that makes this machine a mid-range phone: 4x on a fast, idle machine,
-    less on a busy or slow one (its own benchmark index says how busy), never below 1x."""
-    index = lhr.get("environment", {}).get("benchmarkIndex") or BENCHMARK_REFERENCE
-    return max(1.0, min(4.0, 4.0 * index / BENCHMARK_REFERENCE))
-
-
 def lighthouse(url: str, timeout: float = 300, slowdown: float | None = None) -> dict:
     """Lighthouse's report (LHR) for ``url``: performance only, mobile defaults (``slowdown``:
     another CPU slowdown than the default 4x)."""

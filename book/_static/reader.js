@@ -78,13 +78,15 @@
     const found = els.map((el) => {
       const overflow = el.scrollWidth - el.clientWidth > 1;
       return [el, overflow, overflow && el.scrollLeft > 1,
-              overflow && el.scrollLeft + el.clientWidth < el.scrollWidth - 1];
+              overflow && el.scrollLeft + el.clientWidth < el.scrollWidth - 1,
+              el.scrollWidth > el.clientWidth];
     });
-    for (const [el, overflow, left, right] of found) {
+    for (const [el, overflow, left, right, scrolls] of found) {
       el.classList.toggle("scroll-more-left", left);
       el.classList.toggle("scroll-more-right", right);
       el.classList.toggle("scrolls-x", overflow);
-      if (overflow && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
+      // a box that scrolls at all is a tab stop (a formula may overhang its box by a pixel)
+      if (scrolls && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "0");
     }
   }
 
@@ -112,9 +114,12 @@
       el.addEventListener("scroll", () => markScroller(el), { passive: true });
       if (resizeObserver) {
         resizeObserver.observe(el);
-        if (el.firstElementChild) {  // its content may grow while the box keeps its size
-          owner.set(el.firstElementChild, el);
-          resizeObserver.observe(el.firstElementChild);
+        // its content may grow while the box keeps its size (a formula: once its fonts are in)
+        const content = el.querySelector(":scope > .katex > .katex-html, :scope > .katex-html")
+          || el.firstElementChild;
+        if (content) {
+          owner.set(content, el);
+          resizeObserver.observe(content);
         }
       }
     }
