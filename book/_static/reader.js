@@ -185,7 +185,9 @@
     document.addEventListener("click", () => setTimeout(watchScrollers, 50), true);
   }
 
-  if (document.readyState === "loading") {
+  // Deferred (tools/sphinxext/lean_pages), it still starts after the theme's own deferred scripts.
+  if (document.readyState === "loading"
+      || (document.currentScript && document.currentScript.defer)) {
     document.addEventListener("DOMContentLoaded", start);
   } else {
     start();
