@@ -1,6 +1,6 @@
 """Page weight budget: every page stays light enough to read on a slow connection.
 
-- each page's HTML <= 200 KB;
+- each page's HTML <= 512 KB (raw; typeset maths is most of it, and compresses ~10:1);
 - the local images a page references <= 400 KB in total;
 - no figure saved at print resolution: raster images are saved at <= 150 dpi and <= 1400 px
   wide (screen dpi; a wider-than-the-page PNG only costs bytes), or are SVG.

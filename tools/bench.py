@@ -30,6 +30,7 @@ import yaml  # noqa: E402
 from bench_preview import bench_preview  # noqa: E402  (make preview's edit-to-visible)
 from pages import book_pages, copy_repo, cpu_name, jupyter_book, read_report  # noqa: E402
 from readme import update_readme  # noqa: E402
+import bench_lighthouse  # noqa: E402  (Lighthouse mobile on every page, served with gzip)
 from weight import page_weights  # noqa: E402
 import bench_suite  # noqa: E402  (the test suite's durations)
 
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         incremental = bench_incremental(built, args.runs)
         preview = bench_preview(built, args.runs)
         grading = bench_grading(built, tmp)  # make grade on a class of 100
+        lighthouse = bench_lighthouse.measure(built / "_build" / "html")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     suite = None if args.no_suite else bench_suite.measure(ROOT)  # make check, make test
@@ -198,13 +200,16 @@ def main(argv: list[str] | None = None) -> int:
         "page_max_seconds": max(page_medians.values()),
         "page_total_seconds": sum(page_medians.values()),
         "weights": weights, "site_bytes": site_bytes,
-        "grading": grading, "suite": suite, "preview": preview,
+        "grading": grading, "suite": suite, "preview": preview, "lighthouse": lighthouse,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True))
     table = report(results)
     print(table)
     print(f"[bench] wrote {args.out}")
+    print(bench_lighthouse.table(lighthouse))
+    if bench_lighthouse.write_table(bench_lighthouse.table(lighthouse)):
+        print("[bench] updated the Lighthouse table in docs/performance.md")
     if not args.no_readme:
         update_readme("bench", table, ROOT)
         print("[bench] updated the table in docs/benchmarks.md (between <!-- begin:bench --> and "

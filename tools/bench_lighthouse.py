@@ -50,18 +50,6 @@ def chromium() -> str:
     raise RuntimeError("Chromium not found (apt-get install chromium)")
 
 
-#: Lighthouse's CPU benchmark on a machine where its default 4x slowdown gives a mid-range phone
-#: (its docs, throttling.md: a desktop with a benchmark index of 1500 and more).
-BENCHMARK_REFERENCE = 1500
-
-
-def calibrated_slowdown(lhr: dict) -> float:
-    """The CPU slowdown that makes this machine a mid-range phone: 4x on a fast, idle machine,
-    less on a busy or slow one (its own benchmark index says how busy), never below 1x."""
-    index = lhr.get("environment", {}).get("benchmarkIndex") or BENCHMARK_REFERENCE
-    return max(1.0, min(4.0, 4.0 * index / BENCHMARK_REFERENCE))
-
-
 def lighthouse(url: str, timeout: float = 300, slowdown: float | None = None) -> dict:
     """Lighthouse's report (LHR) for ``url``: performance only, mobile defaults (``slowdown``:
     another CPU slowdown than the default 4x)."""
@@ -153,13 +141,14 @@ def table(results: dict[str, dict]) -> str:
     lines = [f"| page | performance (≥ {b['performance']}) | LCP (≤ {b['lcp_ms'] / 1000} s) | "
              f"TBT (≤ {b['tbt_ms']} ms) | CLS (≤ {b['cls']}) | first visit (≤ "
              f"{b['first_visit_bytes'] // 1024} KB) | second page (≤ "
-             f"{b['second_page_bytes'] // 1024} KB) | within budget |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+             f"{b['second_page_bytes'] // 1024} KB) | CPU index | within budget |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for page, r in results.items():
         bad = over_budget(r)
         lines.append(f"| {page} | {r['performance']} | {r['lcp_ms'] / 1000:.1f} s | "
                      f"{r['tbt_ms']:.0f} ms | {r['cls']:.3f} | {r['first_visit_bytes'] / 1024:.0f} KB"
                      f" | {r.get('second_page_bytes', 0) / 1024:.0f} KB | "
+                     f"{r.get('benchmark_index') or 0:.0f} | "
                      f"{'yes' if not bad else 'no: ' + '; '.join(bad)} |")
     return "\n".join(lines)
 

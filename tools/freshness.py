@@ -42,7 +42,7 @@ CACHE_DB, CACHE_NOTEBOOKS, CACHE_VERSION = "global.db", "executed", "__version__
 # tools/build.py tells its Sphinx extension which pages to re-read through this variable.
 REREAD_ENV = "MLPBOOK_REREAD"
 # Besides the pages: what the rendered site is made of (globs relative to the root).
-SITE_INPUTS = (*GLOBAL_INPUTS, "_toc.yml", "tools/sphinxext/**/*", "book/**/*")
+SITE_INPUTS = (*GLOBAL_INPUTS, "_toc.yml", "package-lock.json", "tools/sphinxext/**/*", "book/**/*")
 
 # --- what a page's execution depends on -------------------------------------------------------
 

@@ -20,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pages import ROOT, book_pages  # noqa: E402
 
 #: The budget the page-weight test enforces (bytes, pixels, dots per inch).
-MAX_HTML_BYTES = 200 * 1024
+# Raw HTML: maths typeset at build time (KaTeX HTML + MathML, ~2 KB a formula) compresses ~10:1;
+# what a reader downloads (gzip) is held by tests/test_page_speed.py (docs/performance.md).
+MAX_HTML_BYTES = 512 * 1024
 MAX_IMAGE_BYTES = 400 * 1024
 MAX_IMAGE_DPI = 150
 MAX_IMAGE_WIDTH = 1400

@@ -103,15 +103,17 @@
     const found = els.map((el) => {
       const overflow = el.scrollWidth - el.clientWidth > 1;
       return [el, overflow, overflow && el.scrollLeft > 1,
-              overflow && el.scrollLeft + el.clientWidth < el.scrollWidth - 1];
+              overflow && el.scrollLeft + el.clientWidth < el.scrollWidth - 1,
+              el.scrollWidth > el.clientWidth];
     });
-    for (const [el, overflow, left, right] of found) {
+    for (const [el, overflow, left, right, scrolls] of found) {
       el.classList.toggle("scroll-more-left", left);
       el.classList.toggle("scroll-more-right", right);
       el.classList.toggle("scrolls-x", overflow);
-      // a tab stop, also where the theme set tabindex=-1 while the box did not scroll yet (its
-      // own update runs only on resize and DOM changes: the box stayed out of the tab order)
-      if (overflow && el.tabIndex < 0) el.setAttribute("tabindex", "0");
+      // a box that scrolls at all (a formula may overhang its box by a pixel) is a tab stop, also
+      // where the theme set tabindex=-1 while it did not scroll yet (the theme's own update runs
+      // only on resize and DOM changes: the box stayed out of the tab order)
+      if (scrolls && el.tabIndex < 0) el.setAttribute("tabindex", "0");
     }
   }
 
@@ -139,9 +141,12 @@
       el.addEventListener("scroll", () => markScroller(el), { passive: true });
       if (resizeObserver) {
         resizeObserver.observe(el);
-        if (el.firstElementChild) {  // its content may grow while the box keeps its size
-          owner.set(el.firstElementChild, el);
-          resizeObserver.observe(el.firstElementChild);
+        // its content may grow while the box keeps its size (a formula: once its fonts are in)
+        const content = el.querySelector(":scope > .katex > .katex-html, :scope > .katex-html")
+          || el.firstElementChild;
+        if (content) {
+          owner.set(content, el);
+          resizeObserver.observe(content);
         }
       }
     }
@@ -202,8 +207,7 @@
     forwardSidebarToggles();
     keepFiguresLegible();
     watchScrollers();
-    // (with a ResizeObserver, late fonts and images re-measure what they resize, nothing else)
-    if (!resizeObserver) window.addEventListener("load", watchScrollers);
+    window.addEventListener("load", watchScrollers);  // one pass, once fonts and images are in
     // Content revealed later (answers, hidden cells) is measured when it opens.
     document.addEventListener("toggle", watchScrollers, true);
     // <html data-reader-pending> while that is scheduled: the tests wait for it to go.
@@ -219,7 +223,9 @@
     }, true);
   }
 
-  if (document.readyState === "loading") {
+  // Deferred (tools/sphinxext/lean_pages), it still starts after the theme's own deferred scripts.
+  if (document.readyState === "loading"
+      || (document.currentScript && document.currentScript.defer)) {
     document.addEventListener("DOMContentLoaded", start);
   } else {
     start();

@@ -41,6 +41,7 @@ def _name(asset) -> str:
 def lean_assets(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Defer the page's scripts; drop the stylesheets and scripts it has no use for."""
     body = context.get("body", "")
+    defer = pagename != "search"  # search.html's own searchtools.js needs doctools.js first
     for key in ("script_files", "css_files"):
         assets = context.get(key)
         if not assets:
@@ -54,7 +55,7 @@ def lean_assets(app: Sphinx, pagename: str, templatename: str, context: dict, do
             if (key == "script_files" and THEBE_INLINE in attrs.get("body", "")
                     and ONLY_IF["sphinx-thebe.js"] not in body):
                 continue
-            if (key == "script_files" and name and name not in KEEP_BLOCKING
+            if (defer and key == "script_files" and name and name not in KEEP_BLOCKING
                     and "async" not in attrs and "defer" not in attrs
                     and attrs.get("type", "text/javascript") == "text/javascript"):
                 asset = type(asset)(asset.filename, priority=asset.priority,
