@@ -26,13 +26,11 @@ from mlpbook import activations, figvariants, validation
 if TYPE_CHECKING:
     from mlpbook.train import History
 
-__all__ = [
-    "PALETTE", "GREY", "use_book_style", "plot_activations", "plot_decision_boundary",
-    "plot_loss_curves", "plot_capacity_grid", "plot_fit_1d",
-]
+__all__ = ["PALETTE", "GREY", "use_book_style", "plot_activations", "plot_decision_boundary",
+           "plot_loss_curves", "plot_capacity_grid", "plot_fit_1d"]
 
-#: Okabe-Ito colours, ordered so the first four keep >= 3:1 contrast on white and on #121212.
-#: (Okabe-Ito black is left out: it vanishes on the dark theme; use ``GREY`` for neutral marks.)
+#: Okabe-Ito colours, the first four >= 3:1 on white and on #121212 (black is left out: it
+#: vanishes on the dark theme; ``GREY`` is for neutral marks).
 PALETTE: list[str] = [
     "#0072B2",  # blue
     "#D55E00",  # vermillion
@@ -94,7 +92,6 @@ def _predict(model_or_fn: Callable[..., Any], grid: np.ndarray, name: str) -> np
     """Evaluate a model (or function of a tensor) on ``grid`` rows, without gradients: finite
     numbers, one row per grid row, else ValueError naming ``name``."""
     import torch
-
     dtype = torch.float32
     if isinstance(model_or_fn, torch.nn.Module):
         params = [p for p in model_or_fn.parameters() if p.is_floating_point()]
@@ -141,9 +138,8 @@ def plot_activations(ax: Sequence[Axes] | None = None, *,
     """Plot activation functions (left) and their derivatives (right), from ``ACTIVATIONS``.
 
     Args:
-        ax: None, or two Axes to draw on: a list, a tuple or the array that
-            ``plt.subplots(1, 2)`` returns. names: which activations, in order (default: all but
-            identity).
+        ax: None, or two Axes: a list, a tuple or the array ``plt.subplots(1, 2)`` returns.
+            names: which activations, in order (default: all but identity).
     """
     names = validation.sequence([n for n in activations.ACTIVATIONS if n != "identity"] if names
                                 is None else names, "names", min_len=1, what="activation names")
