@@ -39,13 +39,15 @@ MEASURE_JS = """() => {
     const outside = [];
     let smallest = Infinity, where = '';
     for (const el of s.querySelectorAll('*')) {
-      if (el.closest('aside.notes, mjx-assistive-mml')) continue;
+      // (the MathML copy of a formula is for screen readers: clipped to 1 px, never drawn)
+      if (el.closest('aside.notes, mjx-assistive-mml, .katex-mathml')) continue;
       const r = el.getBoundingClientRect();
       if (r.width > 0 && (r.right > box.right + 1 || r.bottom > box.bottom + 1
                           || r.left < box.left - 1 || r.top < box.top - 1))
         outside.push(el.tagName.toLowerCase() + '.' + el.className);
       const glyph = el.tagName === 'MJX-C';  // MathJax draws its glyphs with CSS, not text
-      const text = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+      const text = [...el.childNodes].some(n => n.nodeType === 3
+                                             && n.textContent.replace(/\\u200b/g, '').trim());
       if ((glyph || text) && el.checkVisibility()) {
         const size = parseFloat(getComputedStyle(el).fontSize) * scale;
         if (size < smallest) { smallest = size; where = el.tagName.toLowerCase() + ': '
