@@ -377,6 +377,8 @@ def test_concurrent_builds_execute_each_page_once(tmp_path: Path) -> None:
     assert "[build] executed 0 page(s)" in (tmp_path / "second.out").read_text()
 
     (root / "book" / "t-a.md").write_text((root / "book" / "t-a.md").read_text() + "\nEdited.\n")
+    (root / "go").unlink()  # the edited page now waits: the build is killed mid-execution, never
+    # after it stored the page (that race made the next build execute nothing, now and then)
     killed = subprocess.Popen(build_command(root, "--execute-only"), cwd=root, env=BUILD_ENV,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: len(executions.read_text().split()) > len(names), killed)
@@ -384,6 +386,7 @@ def test_concurrent_builds_execute_each_page_once(tmp_path: Path) -> None:
     killed.wait()
     for pid in kernels_of(root):  # a killed build cannot stop its kernels (they exit soon)
         os.kill(pid, signal.SIGKILL)
+    (root / "go").touch()
     result = run_build(root, "--execute-only", "--no-wait", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert exec_report(root)["executed"] == ["book/t-a"]
