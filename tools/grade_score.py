@@ -102,7 +102,7 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
                 g.notes.append("the grader saw two verdicts for one exercise (tampering with "
                                "its channel): 0 for the whole notebook")
                 g.flag("tampering", "two verdicts for one exercise")
-                return _all_zero(g, lab, "tampering with the grader")
+                return all_zero(g, lab, "tampering with the grader")
             by_label[e["label"]] = e
     running = None
     for e in events:
@@ -122,11 +122,11 @@ def score(name: str, events: list[dict], lab: Lab, expected: dict[str, int],
                 g.notes.append(f"the notebook changes the library in a way the grader cannot "
                                f"undo: {reason}. Nothing is graded (tampering)")
                 g.flag("tampering", "the notebook changes the library beyond repair")
-                return _all_zero(g, lab, "the notebook changes the library beyond repair")
+                return all_zero(g, lab, "the notebook changes the library beyond repair")
             g.notes.append(f"the notebook changes the self-checks or the grader: {reason}. "
                            "Nothing is graded (tampering)")
             g.flag("tampering", "the notebook changes the self-checks or the grader")
-            return _all_zero(g, lab, "the notebook tampers with the self-checks")
+            return all_zero(g, lab, "the notebook tampers with the self-checks")
         elif e["event"] == "grader-error":
             g.notes.append(f"the grader failed: {e.get('error')}")
             g.flag("grader-error", f"the grader failed: {e.get('error')}")
@@ -207,31 +207,6 @@ def _first_line(cells: list[str], i: int) -> str:
     return f"`{text[:60]}`"
 
 
-def _all_zero(g: Graded, lab: Lab, reason: str) -> Graded:
-    for ex in lab.exercises:
-        g.scores[ex.label] = 0.0
-        g.sections[ex.label] = [f"0: {reason}"]
-    return g
-
-
-def _restored_note(who: str, changes: list[str]) -> str:
-    return (f"{who} modified the library ({'; '.join(changes)}). That costs nothing and gains "
-            "nothing: the grader put the originals back before running the self-checks, so "
-            "they checked your own functions against the unmodified mlpbook, torch and numpy")
-
-
-def _hint(error: str) -> str:
-    m = re.match(r"NameError: name '(\w+)' is not defined", error)
-    return (f" (the grader looks for `{m[1]}`, the name the starter cell defines: keep it)"
-            if m else "")
-
-
-def _first_line(cells: list[str], i: int) -> str:
-    lines = [ln.strip() for ln in cells[i].splitlines() if ln.strip()] if i < len(cells) else []
-    text = lines[0] if lines else "empty"
-    return f"`{text[:60]}`"
-
-
 def all_zero(g: Graded, lab: Lab, reason: str) -> Graded:
     for ex in lab.exercises:
         g.scores[ex.label] = 0.0
@@ -239,4 +214,3 @@ def all_zero(g: Graded, lab: Lab, reason: str) -> Graded:
     return g
 
 
-_all_zero = all_zero
