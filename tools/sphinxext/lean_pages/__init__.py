@@ -7,6 +7,10 @@
   icon fonts subset to the glyphs its own rules draw (``theme_css.py``).
 - **No search index on every page.** ``templates/layout.html`` loads Sphinx's search scripts
   only where search-as-you-type needs them; search.html loads its own.
+- **Only the sections near the screen laid out.** custom.css skips the layout of the article's
+  sections off screen (``content-visibility: auto``); reader.js and figures.js measure boxes only
+  near the screen, and the theme's own tab-stop pass, which measured every box, returns at once
+  (``theme_js.py``).
 - **Nothing render-blocking that can wait.** Every script file Sphinx and the extensions add to
   ``<head>`` is deferred (they run in order, after the page is parsed, before DOMContentLoaded)
   except ``documentation_options.js``, which the inline scripts after it read at once.
@@ -71,8 +75,13 @@ def inline_icons(app: Sphinx, exception: Exception | None) -> None:
         return
     import icons  # beside this file
     import theme_css
+    import theme_js
 
     theme_css.lean_theme_css(Path(app.outdir), icons.theme_static())
+    try:
+        theme_js.drop_tab_stop_pass(Path(app.outdir))
+    except theme_js.ThemeChanged as exc:
+        logger.warning("%s", exc, type="lean_pages")
 
     for page in sorted(Path(app.outdir).rglob("*.html")):
         text = page.read_text(encoding="utf-8")
