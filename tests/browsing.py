@@ -184,6 +184,17 @@ READ_THROUGH_JS = """async (real) => {
   window.scrollTo(0, 0);
   await frame();
   if (lift) lift.remove();
+  // figures load lazily, when near: the ones shown (the page's theme) that the walk passed too
+  // quickly to start are loaded now, and awaited (at most 20 s: never a hang)
+  const shown = [...document.querySelectorAll('article img')]
+    .filter(i => i.checkVisibility() && !i.complete);
+  const loaded = Promise.all(shown.map(i => new Promise(done => {
+    i.addEventListener('load', done, {once: true});
+    i.addEventListener('error', done, {once: true});
+    i.loading = 'eager';
+  })));
+  await Promise.race([loaded, new Promise(done => setTimeout(done, 20000))]);
+  await frame();
 }"""
 
 

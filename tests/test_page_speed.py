@@ -117,16 +117,7 @@ def test_first_visit_within_budget(loads: dict, docname: str) -> None:
         f"{kb(BUDGET['first_visit_bytes'])}); largest: {_largest(first)}")
 
 
-# practice transfers 100-108 KB after intro: how many of its lazy-loaded figures near the first
-# screen load before the network goes idle depends on timing. Known and open (issue 30): measure a
-# defined set, then bring the page under budget. Not strict, so timing cannot turn CI red.
-OVER_BUDGET_SOMETIMES = {"book/practice"}
-
-
-@pytest.mark.parametrize("docname", [
-    pytest.param(d, marks=pytest.mark.xfail(reason="second-page weight depends on lazy-loading "
-                                            "timing (issue 30)", strict=False))
-    if d in OVER_BUDGET_SOMETIMES else d for d in PAGES])
+@pytest.mark.parametrize("docname", PAGES)
 def test_second_page_within_budget(loads: dict, docname: str) -> None:
     second = {p: b for p, b in loads[docname]["second"].items() if b > 0}
     total = sum(second.values())
@@ -253,3 +244,19 @@ def test_only_sections_near_the_screen_are_laid_out_and_measured(browser, gzip_s
         context.close()
     assert before["skipped"] and before["boxes"] and not before["measured"], before
     assert after["wide"] and not after["uncued"], after
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_the_other_themes_figures_are_not_downloaded(loads: dict, built_book: Path,
+                                                     docname: str) -> None:
+    """Each figure comes in a light and a dark <picture>; a reader in the light theme (the
+    default) downloads none of the dark files (they load lazily, and CSS hides them)."""
+    html = (built_book / f"{docname}.html").read_text()
+    def files(theme: str) -> set[str]:
+        return {name for block in re.findall(
+                    rf'<picture class="[^"]*mlpbook-{theme}[^"]*">(.*?)</picture>', html, re.S)
+                for name in re.findall(r'_images/([^"\s]+)', block)}
+
+    dark = files("dark") - files("light")  # a figure without a dark variant shows one file twice
+    fetched = sorted(p for p in loads[docname]["first"] if p.split("?")[0].split("/")[-1] in dark)
+    assert not fetched, f"{docname}.html downloads the dark theme's figures in light mode: {fetched}"

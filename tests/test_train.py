@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from torch import nn
@@ -30,12 +28,16 @@ def test_training_reduces_loss_and_reaches_high_accuracy(moons) -> None:
     assert abs(h.final()["val_acc"] - accuracy(model, Xv, yv)) < 1e-12
 
 
-def test_full_batch_training_is_fast(moons) -> None:
-    Xt, yt, _, _ = moons
-    train(MLP(2, [4], 1, seed=0), Xt, yt, n_epochs=2)  # warm up torch.optim's one-time import
-    start = time.perf_counter()
-    train(MLP(2, [16], 1, seed=0), *two_moons(200, seed=0), lr=0.5, n_epochs=300)
-    assert time.perf_counter() - start < 1.0
+def test_full_batch_training_is_one_pass_per_epoch() -> None:
+    """Full batch means one forward pass over all the data per epoch, never a loop over samples
+    (what keeps a page's training cell fast; the time itself is measured by `make bench`)."""
+    model = MLP(2, [16], 1, seed=0)
+    X, y = two_moons(200, seed=0)
+    seen: list[int] = []
+    model.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    train(model, X, y, lr=0.5, n_epochs=30)
+    # 30 training passes over all 200 rows; any further calls (evaluation) also see all rows
+    assert len(seen) >= 30 and set(seen) == {200}, (len(seen), sorted(set(seen)))
 
 
 def test_minibatches_adam_and_seeded_shuffling(moons) -> None:

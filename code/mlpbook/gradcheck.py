@@ -214,8 +214,9 @@ def torch_gradcheck(f: Callable[..., torch.Tensor], *inputs: torch.Tensor, eps: 
     _check_tolerances(atol, rtol)
     xs = tuple(x.detach().to(torch.float64).clone().requires_grad_(True) for x in inputs)
     _check_outputs(f(*xs), scalar=False)
-    return bool(torch.autograd.gradcheck(f, xs, eps=eps, atol=atol, rtol=rtol,
-                                         raise_exception=False))
+    # as floats: torch would copy a Python int step such as 2**64 into an int64 and overflow
+    return bool(torch.autograd.gradcheck(f, xs, eps=float(eps), atol=float(atol),
+                                         rtol=float(rtol), raise_exception=False))
 
 
 # ----- helpers -----------------------------------------------------------------------------
