@@ -218,7 +218,7 @@ def test_mended_page_renders_what_the_cache_holds(tmp_path: Path) -> None:
 
     The failing build executed (and cached) the other pages but rendered nothing; the next one
     executes only the mended page, and must still re-render the pages executed before. A page
-    retitled at the same time is quoted fresh by the unchanged page that links to it.
+    retitled at the same time (prose: re-read, not executed) is quoted fresh by the unchanged page that links to it.
     """
     root = probe_book(tmp_path / "repo")
     build_ok(root)
@@ -234,8 +234,8 @@ def test_mended_page_renders_what_the_cache_holds(tmp_path: Path) -> None:
     c = root / "book" / "t-c.md"
     c.write_text(c.read_text().replace("# C", "# C, retitled"))
     report = build_ok(root)
-    assert report["executed"] == ["book/t-b", "book/t-c"]
-    assert {"book/t-a", "book/t-b"} <= set(report["rendered"]["reread"])
+    assert report["executed"] == ["book/t-b"]  # t-c's edit is prose: re-read, not executed
+    assert {"book/t-a", "book/t-b", "book/t-c"} <= set(report["rendered"]["reread"])
     assert "probe 2" in html(root, "t-a") and "probe 2" in html(root, "t-b")
     assert "C, retitled" in html(root, "t-d")
 

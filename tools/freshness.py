@@ -13,20 +13,21 @@ deleted or replaced cache entry is noticed, discarded and re-executed.
 Rendering. What Sphinx last rendered is recorded per page (the digest of its whole text, its
 input digest and the digest of the outputs it was rendered with) *after* a render succeeds. A
 page whose record differs from its current text, inputs and cached outputs is re-read by Sphinx
-(a prose edit re-renders its page), whatever happened to earlier builds (a
-build that executed pages and then failed or was interrupted never records them). An edit to
+(a prose edit re-renders its page), whatever happened to earlier builds (a build that executed
+pages and then failed or was interrupted never records them). An edit to
 anything else the site is made of (the local extensions, ``book/`` files that are not pages,
 ``_config.yml``, ``_toc.yml``, ``requirements.txt``) re-renders every page, and so does the
 render after one that did not finish.
 
 Every file here is written atomically (``state_files``: a temporary file, then a rename), so an
-interrupted build leaves either the old or the new content, never half of it. Unreadable state is repaired: each
-repair is reported in one line through ``say`` and the build carries on.
+interrupted build leaves either the old or the new content, never half of it. Unreadable state
+is repaired: each repair is reported in one line through ``say`` and the build carries on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import json
@@ -71,23 +72,28 @@ def package_digest(root: Path = ROOT) -> str:
     return _digest_files(files, root)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str, path: str):
+    """A page's text read as myst-nb reads it (kept: parsing is most of a no-change check)."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from myst_parser.config.main import MdParserConfig
+
+    return read_myst_markdown_notebook(text, config=MdParserConfig(), add_source_map=True,
+                                       path=path)
+
+
 def _code_digest(text: str, path: str) -> str:
     """Hash of what executing a page's text runs: its code cells (source and metadata, as
     myst-nb reads them) and the notebook's metadata (front matter: kernel, jupytext settings).
     The source map (where each cell starts in the file) is left out: prose moves it."""
-    from myst_nb.core.read import read_myst_markdown_notebook
-    from myst_parser.config.main import MdParserConfig
-
-    nb = read_myst_markdown_notebook(text, config=MdParserConfig(), add_source_map=False, path=path)
+    nb = _parsed(text, path)
     meta = {k: v for k, v in nb.metadata.items() if k != "source_map"}
     code = [{"source": c.source, "metadata": c.metadata} for c in nb.cells if c.cell_type == "code"]
     return hashlib.sha256(json.dumps({"metadata": meta, "cells": code}, sort_keys=True,
                                      default=repr).encode()).hexdigest()
 
 
-def text_digest(page: Page) -> str:
-    """Hash of a page's whole text (with its solutions): what its rendering reads."""
+def text_digest(page: Page) -> str:  # the whole text, with its solutions: what is rendered
     return hashlib.sha256(page.text.encode()).hexdigest()
 
 
@@ -200,13 +206,9 @@ def _discard_hollow_entries(cache, records, say: Say) -> None:
 
 
 def read_notebook(path: Path):
-    """Read a MyST page exactly as myst-nb does, so that jupyter-cache's hash matches."""
-    from myst_nb.core.read import read_myst_markdown_notebook
-    from myst_parser.config.main import MdParserConfig
-
-    return read_myst_markdown_notebook(
-        page_text(path), config=MdParserConfig(), add_source_map=True, path=str(path)
-    )
+    """Read a MyST page exactly as myst-nb does, so that jupyter-cache's hash matches (a copy:
+    callers add outputs to it)."""
+    return copy.deepcopy(_parsed(page_text(path), str(path)))
 
 
 def cached_notebook_path(cache, page: Page) -> tuple[int, Path] | None:

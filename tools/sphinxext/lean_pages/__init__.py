@@ -74,7 +74,10 @@ def inline_icons(app: Sphinx, exception: Exception | None) -> None:
 
     theme_css.lean_theme_css(Path(app.outdir), icons.theme_static())
 
+    preview = getattr(app, "mlpbook_written", None)  # make preview: the pages just written
     for page in sorted(Path(app.outdir).rglob("*.html")):
+        if preview is not None and page.relative_to(app.outdir).with_suffix("").as_posix() not in preview:
+            continue
         text = page.read_text(encoding="utf-8")
         if "fa-" not in text:
             continue
