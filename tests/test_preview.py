@@ -148,6 +148,7 @@ def test_warm_sphinx_renders_prose_and_sends_the_rest_to_the_full_build(tmp_path
     a = root / "book" / "t-a.md"
     builder = serve.Builder(root, 1, warm=True)
     try:
+        assert builder.warm.wait_ready()  # as serve.main does before it serves
         a.write_text(a.read_text().replace("Seven probes:", "A new sentence. Seven probes:"))
         assert builder((a,)) == 0
         report = exec_report(root)

@@ -43,10 +43,18 @@ class WarmSphinx:
             [sys.executable, str(Path(__file__).resolve().parent / "warm_render.py"),
              "--root", str(root)], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, start_new_session=True)
+        self.ready = False
+
+    def wait_ready(self) -> bool:
+        """Wait until it has loaded Sphinx and warmed up (its first line); False if it stopped."""
+        if not self.ready:
+            line = self.proc.stdout.readline()
+            self.ready = bool(line) and json.loads(line).get("status") == "ready"
+        return self.ready
 
     def build(self) -> dict:
         """One warm render: ``{"status": "built" | "failed" | "fallback", ...}``."""
-        if self.proc.poll() is not None:
+        if self.proc.poll() is not None or not self.wait_ready():
             return {"status": "fallback", "reason": "the warm Sphinx is not running"}
         try:
             self.proc.stdin.write("build\n")
@@ -169,10 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     if rebuild(root, args.jobs) != 0 and not (root / "_build" / "html" / "index.html").exists():
         return 1
     url_host = f"{args.host}:{args.port}"
-    print(f"[preview] serving http://{url_host}/ ; edit a page and save: it rebuilds and "
-          "reloads. Ctrl-C stops.", flush=True)
     # the warm Sphinx needs a book (a stand-in root with only tools/build.py runs that alone)
     builder = Builder(root, args.jobs, warm=(root / "_config.yml").is_file())
+    if builder.warm is not None:
+        print("[preview] loading a warm Sphinx for prose edits ...", flush=True)
+        builder.warm.wait_ready()
+    print(f"[preview] serving http://{url_host}/ ; edit a page and save: it rebuilds and "
+          "reloads. Ctrl-C stops.", flush=True)
     try:
         uvicorn.run(make_app(root, builder, url_host), host=args.host, port=args.port,
                     log_level="warning")

@@ -3,8 +3,9 @@
 ``tools/serve.py`` starts this module as a long-lived process beside its server. It loads the
 book's Sphinx application once (as ``jupyter-book build ROOT -W -n --keep-going`` would: the
 configuration from ``_config.yml`` and ``_toc.yml`` through jupyter-book, warnings as errors),
-then answers one request per line on stdin with one JSON line on stdout; Sphinx's own output
-goes to stderr (the preview's terminal).
+builds once to warm up (whatever is stale, usually nothing: the first run of the end-of-build
+steps, KaTeX and the caches), says ``{"status": "ready"}``, then answers one request per line on
+stdin with one JSON line on stdout; Sphinx's own output goes to stderr (the preview's terminal).
 
 ``build``: under the build lock, the one freshness rule (``tools/freshness.py``) is asked what
 to do. When a page must be executed (or the cache was repaired), or every page must be
@@ -112,8 +113,9 @@ class WarmRenderer:
         self.app = app
         self.env_stamp = self._env_stamp()
 
-    def build(self) -> dict:
-        """One request: ``{"status": "built" | "failed" | "fallback", "code", "reason"}``."""
+    def build(self, report: bool = True) -> dict:
+        """One request: ``{"status": "built" | "failed" | "fallback", "code", "reason"}``
+        (``report=False``: the warm-up, which leaves the build report alone)."""
         root = self.root
         start = time.perf_counter()
         repaired: list[str] = []
@@ -159,10 +161,11 @@ class WarmRenderer:
             if code == 0:
                 freshness.finish_render(root, plan)
             self.env_stamp = self._env_stamp()
-            write_report(root, [], time.perf_counter() - start, repaired=repaired,
-                         interrupted=False, warm=True,
-                         rendered={"everything": False, "reread": plan.reread,
-                                   "succeeded": code == 0})
+            if report:
+                write_report(root, [], time.perf_counter() - start, repaired=repaired,
+                             interrupted=False, warm=True,
+                             rendered={"everything": False, "reread": plan.reread,
+                                       "succeeded": code == 0})
         return {"status": "built" if code == 0 else "failed", "code": code,
                 "reread": plan.reread}
 
@@ -179,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001  (every request then falls back)
         print(f"[preview] no warm Sphinx ({type(exc).__name__}: {exc}); every edit runs "
               "tools/build.py", file=sys.stderr, flush=True)
+    if warm.app is not None:
+        # one build at once, of whatever is stale (usually nothing): the end-of-build steps'
+        # first run, KaTeX and the caches happen now, not on the first edit
+        print(f"[preview] warm Sphinx ready ({warm.build(report=False)['status']} warm-up)",
+              file=sys.stderr, flush=True)
+    out.write(json.dumps({"status": "ready"}) + "\n")
+    out.flush()
     for line in sys.stdin:
         if line.strip() == "build":
             answer = warm.build()
