@@ -70,11 +70,23 @@ def test_no_change_rebuild_executes_nothing(built_book: Path, tmp_path: Path) ->
     assert (root / "_build" / "html" / "book" / "autograd.html").exists()
 
 
-def test_prose_edit_reexecutes_one_page(built_book: Path, tmp_path: Path) -> None:
-    """Editing one page's prose re-executes that page and no other."""
+def test_prose_edit_executes_nothing_code_edit_one_page(built_book: Path, tmp_path: Path) -> None:
+    """Editing one page's prose executes nothing (its render plan re-reads that page); editing
+    one of its code cells executes that page and no other."""
+    import freshness
+
     root = copy_repo(tmp_path / "repo", with_cache=True)
     page = root / "book" / "autograd.md"
-    page.write_text(page.read_text() + "\nOne more sentence of prose.\n")
+    text = page.read_text()
+    page.write_text(text + "\nOne more sentence of prose.\n")
+    result = run_build(root, "--execute-only")
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert exec_report(root)["executed"] == []
+    plan = freshness.render_plan(root)
+    assert not plan.everything and plan.reread == ["book/autograd"], plan.reason
+    first_cell = text.index("```{code-cell}")
+    code = text.index("\n\n", first_cell) + 2  # the first line of code, after the options
+    page.write_text(text[:code] + "_edited = True  # a code edit\n" + text[code:])
     result = run_build(root, "--execute-only")
     assert result.returncode == 0, result.stderr[-4000:]
     assert exec_report(root)["executed"] == ["book/autograd"]
@@ -170,12 +182,43 @@ def build_ok(root: Path, *args: str) -> dict:
     return exec_report(root)
 
 
+def shown(root: Path, name: str) -> str:
+    """A rendered page's text (its markup removed)."""
+    return re.sub(r"<[^>]+>", "", html(root, name))
+
+
+GLUE_PAGE = ("from myst_nb import glue\nfrom mlpbook import buildprobe\n"
+             "glue('probe_value', buildprobe.VALUE * 7, display=False)")
+
+
+def test_prose_edit_rerenders_its_page_from_the_cache(tmp_path: Path) -> None:
+    """A prose edit re-renders its page and executes nothing: the page shows the new sentence
+    and the numbers its prose glues from the (unchanged) cached outputs. An edit of its code then
+    executes that page alone, and the glued number follows."""
+    root = mini_book(tmp_path / "repo", {
+        "t-index": page("Index"), "t-c": page("C", "print('plain', 6 * 7)"),
+        "t-g": page("G", GLUE_PAGE).replace("Some prose.", "Seven probes: {glue:text}`probe_value`.")})
+    set_probe(root, 1)
+    g = root / "book" / "t-g.md"
+    first = build_ok(root)
+    assert "book/t-g" in first["executed"] and "Seven probes: 7." in shown(root, "t-g")
+    g.write_text(g.read_text().replace("Seven probes:", "A new sentence. Seven probes:"))
+    report = build_ok(root)
+    assert report["executed"] == [], report
+    assert report["rendered"]["reread"] == ["book/t-g"] and not report["rendered"]["everything"]
+    assert "A new sentence. Seven probes: 7." in shown(root, "t-g")
+    g.write_text(g.read_text().replace("buildprobe.VALUE * 7", "buildprobe.VALUE * 8"))
+    report = build_ok(root)
+    assert report["executed"] == ["book/t-g"], report
+    assert "A new sentence. Seven probes: 8." in shown(root, "t-g")
+
+
 def test_mended_page_renders_what_the_cache_holds(tmp_path: Path) -> None:
     """A package edit plus a failing page, then the page mended: the site equals a clean build's.
 
     The failing build executed (and cached) the other pages but rendered nothing; the next one
     executes only the mended page, and must still re-render the pages executed before. A page
-    retitled at the same time is quoted fresh by the unchanged page that links to it.
+    retitled at the same time (prose: re-read, not executed) is quoted fresh by the unchanged page that links to it.
     """
     root = probe_book(tmp_path / "repo")
     build_ok(root)
@@ -191,8 +234,8 @@ def test_mended_page_renders_what_the_cache_holds(tmp_path: Path) -> None:
     c = root / "book" / "t-c.md"
     c.write_text(c.read_text().replace("# C", "# C, retitled"))
     report = build_ok(root)
-    assert report["executed"] == ["book/t-b", "book/t-c"]
-    assert {"book/t-a", "book/t-b"} <= set(report["rendered"]["reread"])
+    assert report["executed"] == ["book/t-b"]  # t-c's edit is prose: re-read, not executed
+    assert {"book/t-a", "book/t-b", "book/t-c"} <= set(report["rendered"]["reread"])
     assert "probe 2" in html(root, "t-a") and "probe 2" in html(root, "t-b")
     assert "C, retitled" in html(root, "t-d")
 

@@ -94,8 +94,29 @@ def test_first_build_executes_pages_with_code_and_renders_everything(book: Path)
     assert plan.everything and plan.reread == sorted(p.docname for p in book_pages(book))
 
 
-def test_page_edit_executes_and_rerenders_that_page(built: Path) -> None:
-    append(built / "book" / "t-b.md", "\nOne more sentence.\n")
+def test_prose_edit_rerenders_that_page_and_executes_nothing(built: Path) -> None:
+    """Prose is not an input of execution (the cache serves a page by its code cells alone),
+    but it is what the page shows: the page is re-read, nothing runs."""
+    b = built / "book" / "t-b.md"
+    b.write_text(b.read_text().replace("Some prose.", "Some prose, and one more sentence."))
+    append(built / "book" / "t-a.md", "\nA new paragraph after the last cell.\n")
+    assert fake_run(built) == []
+    plan = freshness.render_plan(built)
+    assert not plan.everything and plan.reread == ["book/t-a", "book/t-b"]
+
+
+@pytest.mark.parametrize("edit", [
+    ("print(6 * 7)", "print(6 * 8)"),                                     # a cell's code
+    ("```{code-cell} ipython3\nprint(6", "```{code-cell} ipython3\n:tags: [hide-input]\n\nprint(6"),
+    ("  name: python3\n", "  name: python3\nmystnb:\n  execution_timeout: 5\n"),  # front matter
+    ("Some prose.\n\n", "Some prose.\n\n```{code-cell} ipython3\nx = 1\n```\n\n"),  # a new cell
+])
+def test_code_edit_executes_and_rerenders_that_page(built: Path, edit: tuple[str, str]) -> None:
+    """What execution depends on: code, a cell's options (tags), the front matter, the cells."""
+    b = built / "book" / "t-b.md"
+    old, new = edit
+    assert old in b.read_text()
+    b.write_text(b.read_text().replace(old, new, 1))
     assert fake_run(built) == ["book/t-b"]
     plan = freshness.render_plan(built)
     assert not plan.everything and plan.reread == ["book/t-b"]
@@ -234,6 +255,11 @@ def test_pages_with_identical_code_share_an_entry_without_ping_pong(tmp_path: Pa
     said = Said()
     assert stale(root, said) == [] and said == []
     append(root / "book" / "t-a.md", "\nProse.\n")
+    assert fake_run(root) == []  # prose: nothing runs
+    # re-executed with the same code (here: an edit of its front matter, which jupyter-cache
+    # does not key on), A stores new outputs in the shared entry; B is restamped with them
+    a = root / "book" / "t-a.md"
+    a.write_text(a.read_text().replace("  name: python3\n", "  name: python3\nmystnb:\n  x: 1\n", 1))
     assert fake_run(root) == ["book/t-a"]
     assert stale(root, said) == [] and said == []
 

@@ -105,3 +105,84 @@ def test_a_saved_edit_reloads_the_open_page(browser, tmp_path: Path) -> None:  #
         out, _ = server.communicate(timeout=30)
     assert (root / "builds.log").read_text().count("build") >= 2, out
     assert "[preview] changed: book/page.md" in out and "[preview] built in" in out, out
+
+
+# --- the warm Sphinx (tools/warm_render.py) on a small book -------------------------------------
+
+GLUED = ("from myst_nb import glue\nfrom mlpbook import buildprobe\n"
+         "glue('probe_value', buildprobe.VALUE * 7, display=False)")
+
+
+def _shown(root: Path, name: str) -> str:
+    import re
+
+    text = (root / "_build" / "html" / "book" / f"{name}.html").read_text()
+    return re.sub(r"<[^>]+>", "", text)
+
+
+def _site(root: Path) -> dict[str, str]:
+    """Every HTML page of the built site, the copy's path and static-file checksums removed."""
+    import re
+
+    out = root / "_build" / "html"
+    return {str(p.relative_to(out)): re.sub(r"\?v=[0-9a-f]+", "", p.read_text().replace(str(root), "<repo>"))
+            for p in sorted(out.rglob("*.html"))}
+
+
+@pytest.mark.slow
+def test_warm_sphinx_renders_prose_and_sends_the_rest_to_the_full_build(tmp_path: Path) -> None:
+    """A prose edit is rendered by the warm Sphinx (nothing executed, the glued number from the
+    cache, the render recorded); a failing cell goes to tools/build.py, which reports it; the
+    mended page too; then prose is warm again; and `make book` after all that gives the site a
+    clean build gives."""
+    import shutil
+
+    from conftest import exec_report, mini_book, page, run_build
+
+    root = mini_book(tmp_path / "repo", {
+        "t-index": page("Index"),
+        "t-a": page("A", GLUED).replace("Some prose.", "Seven probes: {glue:text}`probe_value`."),
+        "t-b": "# B\n\nA page that links to {doc}`t-a`.\n"})
+    (root / "code" / "mlpbook" / "buildprobe.py").write_text("VALUE = 1\n")
+    assert run_build(root, timeout=600).returncode == 0
+    a = root / "book" / "t-a.md"
+    builder = serve.Builder(root, 1, warm=True)
+    try:
+        assert builder.warm.wait_ready()  # as serve.main does before it serves
+        a.write_text(a.read_text().replace("Seven probes:", "A new sentence. Seven probes:"))
+        assert builder((a,)) == 0
+        report = exec_report(root)
+        assert report.get("warm") is True and report["executed"] == [], report
+        assert report["rendered"] == {"everything": False, "reread": ["book/t-a"], "succeeded": True}
+        assert "A new sentence. Seven probes: 7." in _shown(root, "t-a")
+
+        good = a.read_text()
+        a.write_text(good.replace("glue('probe_value'", "raise RuntimeError('broken cell')\nglue('probe_value'"))
+        assert builder((a,)) != 0
+        report = exec_report(root)
+        assert "warm" not in report and [f["page"] for f in report["failures"]] == ["book/t-a"]
+        assert report["failures"][0]["error"] == "RuntimeError"
+
+        a.write_text(good.replace("buildprobe.VALUE * 7", "buildprobe.VALUE * 8"))
+        assert builder((a,)) == 0
+        assert exec_report(root)["executed"] == ["book/t-a"] and "warm" not in exec_report(root)
+        assert "Seven probes: 8." in _shown(root, "t-a")
+
+        a.write_text(a.read_text().replace("A new sentence.", "Another sentence."))
+        assert builder((a,)) == 0
+        assert exec_report(root).get("warm") is True and exec_report(root)["executed"] == []
+        assert "Another sentence. Seven probes: 8." in _shown(root, "t-a")
+    finally:
+        builder.stop()
+    assert builder.warm.proc.poll() is not None  # stopped with the server
+
+    made = run_build(root, timeout=600)
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    assert exec_report(root)["executed"] == [] and exec_report(root)["rendered"]["reread"] == []
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns("_build"))
+    assert run_build(clean, timeout=600).returncode == 0
+    after, fresh = _site(root), _site(clean)
+    assert after.keys() == fresh.keys()
+    for name in after:
+        assert after[name] == fresh[name], name

@@ -1,28 +1,34 @@
 """Freshness: which pages must be executed, and which must be re-rendered. The one place for it.
 
-Execution. A page with code is executed when its *input digest* (the page, ``requirements.txt``,
-``_config.yml``, and the ``mlpbook`` sources if it uses the package: ``input_digest``)
-differs from the one stamped at its last successful execution, or when the execution cache does
-not hold a sound copy of its outputs. Each stamp also records the digest of the cached notebook
-file it was written with, so a truncated, deleted or replaced cache entry is noticed, discarded
-and re-executed (jupyter-cache itself only matches a page's code cells, myst-nb #299).
+Execution. A page with code is executed when its *input digest* (what its execution depends on:
+its code cells' source and metadata, tags included, and its front matter, kernel and jupytext
+settings included; ``requirements.txt``, ``_config.yml``, and the ``mlpbook`` sources if it uses
+the package: ``input_digest``) differs from the one stamped at its last successful execution, or
+when the execution cache does not hold a sound copy of its outputs. Prose is not an input: a
+prose edit executes nothing (jupyter-cache, which serves the outputs, matches a page on its code
+cells alone too, myst-nb #299, so the cached outputs are the ones the page's code printed). Each
+stamp also records the digest of the cached notebook file it was written with, so a truncated,
+deleted or replaced cache entry is noticed, discarded and re-executed.
 
-Rendering. What Sphinx last rendered is recorded per page (its input digest and the digest of the
-outputs it was rendered with) *after* a render succeeds. A page whose record differs from its
-current inputs and cached outputs is re-read by Sphinx, whatever happened to earlier builds (a
-build that executed pages and then failed or was interrupted never records them). An edit to
+Rendering. What Sphinx last rendered is recorded per page (the digest of its whole text, its
+input digest and the digest of the outputs it was rendered with) *after* a render succeeds. A
+page whose record differs from its current text, inputs and cached outputs is re-read by Sphinx
+(a prose edit re-renders its page), whatever happened to earlier builds (a build that executed
+pages and then failed or was interrupted never records them). An edit to
 anything else the site is made of (the local extensions, ``book/`` files that are not pages,
 ``_config.yml``, ``_toc.yml``, ``requirements.txt``) re-renders every page, and so does the
 render after one that did not finish.
 
 Every file here is written atomically (``state_files``: a temporary file, then a rename), so an
-interrupted build leaves either the old or the new content, never half of it. Unreadable state is repaired: each
-repair is reported in one line through ``say`` and the build carries on.
+interrupted build leaves either the old or the new content, never half of it. Unreadable state
+is repaired: each repair is reported in one line through ``say`` and the build carries on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import hashlib
 import json
 import shutil
@@ -66,14 +72,39 @@ def package_digest(root: Path = ROOT) -> str:
     return _digest_files(files, root)
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str, path: str):
+    """A page's text read as myst-nb reads it (kept: parsing is most of a no-change check)."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from myst_parser.config.main import MdParserConfig
+
+    return read_myst_markdown_notebook(text, config=MdParserConfig(), add_source_map=True,
+                                       path=path)
+
+
+def _code_digest(text: str, path: str) -> str:
+    """Hash of what executing a page's text runs: its code cells (source and metadata, as
+    myst-nb reads them) and the notebook's metadata (front matter: kernel, jupytext settings).
+    The source map (where each cell starts in the file) is left out: prose moves it."""
+    nb = _parsed(text, path)
+    meta = {k: v for k, v in nb.metadata.items() if k != "source_map"}
+    code = [{"source": c.source, "metadata": c.metadata} for c in nb.cells if c.cell_type == "code"]
+    return hashlib.sha256(json.dumps({"metadata": meta, "cells": code}, sort_keys=True,
+                                     default=repr).encode()).hexdigest()
+
+
+def text_digest(page: Page) -> str:  # the whole text, with its solutions: what is rendered
+    return hashlib.sha256(page.text.encode()).hexdigest()
+
+
 def input_digest(page: Page, root: Path = ROOT, package: str | None = None) -> str:
     """Hash of everything a page's execution depends on.
 
-    The page itself, ``requirements.txt`` and ``_config.yml`` always; the ``mlpbook`` sources
-    when the page uses the package.
+    The page's code cells and front matter (not its prose), ``requirements.txt`` and
+    ``_config.yml`` always; the ``mlpbook`` sources when the page uses the package.
     """
     h = hashlib.sha256()
-    h.update(page.text.encode())  # with its solutions, where book/solutions/ has them
+    h.update(_code_digest(page.text, str(page.path)).encode())  # with its solutions' code
     h.update(_digest_files([root / name for name in GLOBAL_INPUTS], root).encode())
     if page.imports_mlpbook:
         h.update((package or package_digest(root)).encode())
@@ -175,13 +206,9 @@ def _discard_hollow_entries(cache, records, say: Say) -> None:
 
 
 def read_notebook(path: Path):
-    """Read a MyST page exactly as myst-nb does, so that jupyter-cache's hash matches."""
-    from myst_nb.core.read import read_myst_markdown_notebook
-    from myst_parser.config.main import MdParserConfig
-
-    return read_myst_markdown_notebook(
-        page_text(path), config=MdParserConfig(), add_source_map=True, path=str(path)
-    )
+    """Read a MyST page exactly as myst-nb does, so that jupyter-cache's hash matches (a copy:
+    callers add outputs to it)."""
+    return copy.deepcopy(_parsed(page_text(path), str(path)))
 
 
 def cached_notebook_path(cache, page: Page) -> tuple[int, Path] | None:
@@ -318,13 +345,15 @@ def site_digest(root: Path) -> str:
 
 
 def render_keys(root: Path, stamps: Stamps) -> dict[str, str]:
-    """Per page: what its rendering depends on (inputs, and the stamped cached outputs)."""
+    """Per page: what its rendering depends on (its whole text, its execution inputs, and the
+    stamped cached outputs)."""
     package = package_digest(root)
     keys = {}
     for page in book_pages(root):
         outputs = (stamps.get(page.docname).get("outputs") or "") if page.has_code else ""
         keys[page.docname] = hashlib.sha256(
-            f"{input_digest(page, root, package)}\0{outputs}".encode()).hexdigest()
+            f"{text_digest(page)}\0{input_digest(page, root, package)}\0{outputs}".encode()
+        ).hexdigest()
     return keys
 
 

@@ -6,6 +6,8 @@
   passes the list in ``MLPBOOK_REREAD``. When re-reading changed a title, a label or a number
   that other pages quote in their links, every page is written again, so links are never stale
   either (Sphinx itself rewrites only the pages it re-read).
+- In ``make preview``'s warm Sphinx, the pages each build writes are noted (``note_written``)
+  so that the end-of-build steps redo only those.
 - Maths is typeset at build time by the katex_math extension (no maths engine in the browser).
 """
 
@@ -51,6 +53,15 @@ def rewrite_quoting_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
     leave links to them in the other pages as they were)."""
     before = getattr(app, "mlpbook_facts", None)
     return sorted(env.found_docs) if before is not None and before != cross_page_facts(env) else []
+
+
+def note_written(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    """In ``make preview``'s warm Sphinx (tools/warm_render.py sets ``app.mlpbook_written`` to a
+    set before each build), the pages this build writes: the end-of-build steps of the local
+    extensions then redo only those pages, not the whole site (``make book`` redoes it all)."""
+    written = getattr(app, "mlpbook_written", None)
+    if written is not None:
+        written.add(pagename)
 
 
 def dedupe_scripts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -100,6 +111,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", outdated)
     app.connect("env-before-read-docs", note_facts)
     app.connect("env-get-updated", rewrite_quoting_pages)
+    app.connect("html-page-context", note_written)
     app.connect("html-page-context", dedupe_scripts)
     app.connect("html-page-context", fix_citation_roles)
     app.add_js_file(None, body=THEME_MODE_JS, priority=1)

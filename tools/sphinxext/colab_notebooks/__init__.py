@@ -62,7 +62,8 @@ def code_page(app: Sphinx, docname: str) -> bool:
 
 
 def write_notebooks(app: Sphinx, exception: Exception | None) -> None:
-    """build-finished: (re)write every page's notebooks; remove those of vanished pages."""
+    """build-finished: (re)write every page's notebooks; remove those of vanished pages (in
+    ``make preview``'s warm Sphinx: only the notebooks of the pages this build wrote)."""
     from .markdown import MystToMarkdown
     from .notebook import page_notebooks
     from .references import from_sphinx
@@ -81,7 +82,8 @@ def write_notebooks(app: Sphinx, exception: Exception | None) -> None:
     outdir = Path(app.outdir) / NOTEBOOK_DIR
     instructor_dir = Path(app.outdir).parent / INSTRUCTOR_DIR
     written: dict[Path, set[str]] = {outdir: set(), instructor_dir: set()}
-    for docname in docnames:
+    preview = getattr(app, "mlpbook_written", None)  # make preview: the pages just written
+    for docname in docnames if preview is None else [d for d in docnames if d in preview]:
         converter = MystToMarkdown(refs, docname, root, location.raw_url if location else None)
         name = slug(docname)
         student, instructor = page_notebooks(Path(app.env.doc2path(docname)), converter, setup, name)
@@ -96,7 +98,7 @@ def write_notebooks(app: Sphinx, exception: Exception | None) -> None:
             if not target.exists() or target.read_text("utf-8") != text:
                 target.write_text(text, encoding="utf-8")
             written[folder].add(filename)
-    for folder, names in written.items():
+    for folder, names in written.items() if preview is None else ():
         for stale in folder.glob("*.ipynb"):
             if stale.name not in names:
                 stale.unlink()

@@ -79,8 +79,15 @@ def from_sphinx(app: Sphinx, site: str, cache_dir: Path, docnames: list[str]) ->
     }
     titles = {doc: title.astext() for doc, title in env.titles.items()}
     glue = {}
+    # make preview's warm Sphinx keeps them between its builds: it executes nothing in its life
+    memo = getattr(app, "mlpbook_glue", None)
     for docname in docnames:
-        data = page_glue(cache_dir, Path(env.doc2path(docname)))
+        if memo is not None and docname in memo:
+            data = memo[docname]
+        else:
+            data = page_glue(cache_dir, Path(env.doc2path(docname)))
+            if memo is not None:
+                memo[docname] = data
         if data is not None:
             glue[docname] = data
     return References(labels, equations, titles, glue, bibliography(app), site,

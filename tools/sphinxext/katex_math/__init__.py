@@ -145,14 +145,22 @@ def add_css(app: Sphinx, pagename: str, templatename: str, context: dict, doctre
 
 
 def copy_assets(app: Sphinx, exception: Exception | None) -> None:
-    """katex.min.css, katex-site.css and the fonts, subset to the characters the site draws."""
-    app.mlpbook_katex.close()
+    """katex.min.css, katex-site.css and the fonts, subset to the characters the site draws.
+
+    In ``make preview``'s warm Sphinx (``app.mlpbook_written``, mlpbook_build.py) KaTeX stays
+    running between builds and the fonts are left as the last full build subset them (a glyph
+    new to the site shows in a fallback font until ``make book``)."""
+    preview = getattr(app, "mlpbook_written", None) is not None
+    if not preview:
+        app.mlpbook_katex.close()
     if exception is not None or app.builder.format != "html":
+        return
+    dest = Path(app.outdir) / "_static" / STATIC
+    if preview and (dest / "katex.min.css").is_file():
         return
     import fonts  # beside this file
 
     dist = katex_dir(Path(app.srcdir)) / "dist"
-    dest = Path(app.outdir) / "_static" / STATIC
     (dest / "fonts").mkdir(parents=True, exist_ok=True)
     shutil.copy2(HERE / "katex-site.css", dest / "katex-site.css")
     css = (dist / "katex.min.css").read_text(encoding="utf-8")

@@ -77,13 +77,26 @@ def inline_icons(app: Sphinx, exception: Exception | None) -> None:
     import theme_css
     import theme_js
 
-    theme_css.lean_theme_css(Path(app.outdir), icons.theme_static())
-    try:
+    preview = getattr(app, "mlpbook_written", None)  # make preview: the pages just written
+    css = Path(app.outdir) / theme_css.CSS
+    before = css.read_text(encoding="utf-8") if css.is_file() else None
+    lean = getattr(app, "mlpbook_lean_css", None)  # (theme's stylesheet, its lean version)
+    if preview is not None and lean is not None and before == lean[0]:
+        # Sphinx copied the theme's stylesheet over the lean one again: the same lean text,
+        # without subsetting its fonts again (the subsets from the last time are in place)
+        css.write_text(lean[1], encoding="utf-8")
+    else:
+        theme_css.lean_theme_css(Path(app.outdir), icons.theme_static())
+        if preview is not None and before is not None:
+            app.mlpbook_lean_css = (before, css.read_text(encoding="utf-8"))
+    try:  # cheap, and idempotent: Sphinx copies the theme's script again on every build
         theme_js.drop_tab_stop_pass(Path(app.outdir))
     except theme_js.ThemeChanged as exc:
         logger.warning("%s", exc, type="lean_pages")
 
     for page in sorted(Path(app.outdir).rglob("*.html")):
+        if preview is not None and page.relative_to(app.outdir).with_suffix("").as_posix() not in preview:
+            continue
         text = page.read_text(encoding="utf-8")
         if "fa-" not in text:
             continue
