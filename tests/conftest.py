@@ -4,15 +4,24 @@ including small synthetic books for testing the build machinery in seconds.
 Tiers (docs/testing.md): ``book`` (needs the built book), ``browser`` (drives Chromium), ``slow``
 (builds a temporary copy of the repository); the rest is the fast tier, ``make check``. A test
 that uses the built book or the browser is marked so here, whatever its module says, and a test
-of the fast tier that builds a copy of the repository fails and says to mark it ``slow``."""
+of the fast tier that builds a copy of the repository fails and says to mark it ``slow``.
+
+`make test` runs the suite on two workers (pytest-xdist, ``-n 2 --dist loadgroup``): every
+module is one unit of work (its module fixtures built once), and every module that drives the
+browser or serves the site is in one unit, ``browser`` (one Chromium, one visit pass). The book
+is built once for all workers: the first to need it builds it, under a lock, and the others
+read the outcome (``built_book``)."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -28,11 +37,23 @@ FIXTURE_TIERS = {"built_book": "book", "site": "book", "browser": "browser"}
 _RUNNING: dict = {"item": None}
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m deselects
+# The xdist group (`make test`: --dist loadgroup) of every module that uses these fixtures.
+BROWSER_GROUP = "browser"
+BROWSER_FIXTURES = {"site", "browser"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, and before xdist reads the groups
 def pytest_collection_modifyitems(config, items) -> None:
+    uses_browser: set[str] = set()
     for item in items:
-        for fixture in set(getattr(item, "fixturenames", ())) & set(FIXTURE_TIERS):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for fixture in fixtures & set(FIXTURE_TIERS):
             item.add_marker(FIXTURE_TIERS[fixture])
+        if fixtures & BROWSER_FIXTURES:
+            uses_browser.add(item.nodeid.split("::", 1)[0])
+    for item in items:  # one unit of work a module; every browser module in one unit
+        module = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP if module in uses_browser else module))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -153,16 +174,39 @@ def exec_report(root: Path) -> dict:
     return pages.read_report(root)
 
 
+def once(shared: Path | None, name: str, work: Callable[[], str | None]) -> str | None:
+    """``work()`` (None if it succeeded, else what to say), done once per run. With xdist
+    (``shared``: the folder all workers of the run share) the first worker to get here does it,
+    under a lock; the others wait, and read its outcome."""
+    if shared is None:
+        return work()
+    outcome = shared / f"{name}.json"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not outcome.exists():
+            outcome.write_text(json.dumps({"failure": work()}))
+        return json.loads(outcome.read_text())["failure"]
+
+
+def _build_book() -> str | None:
+    result = run_build(ROOT)
+    if result.returncode != 0:
+        return f"the book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-12000:]}"
+    return None
+
+
 @pytest.fixture(scope="session")
-def built_book() -> Path:
+def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the real book once per test session (this *is* `make book`); return _build/html.
 
-    MLPBOOK_SITE=<repo copy> uses a copy that was already built (for working on the tests).
+    Once for all the workers of an xdist run (`make test`). MLPBOOK_SITE=<repo copy> uses a
+    copy that was already built (for working on the tests).
     """
     if SITE_ROOT != ROOT:
         return SITE_ROOT / "_build" / "html"
-    result = run_build(ROOT)
-    if result.returncode != 0:
-        pytest.fail(f"the book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-12000:]}",
-                    pytrace=False)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    failure = once(tmp_path_factory.getbasetemp().parent if worker else None, "built_book",
+                   _build_book)
+    if failure:
+        pytest.fail(failure, pytrace=False)
     return ROOT / "_build" / "html"
