@@ -6,11 +6,9 @@ Tiers (docs/testing.md): ``book`` (needs the built book), ``browser`` (drives Ch
 that uses the built book or the browser is marked so here, whatever its module says, and a test
 of the fast tier that builds a copy of the repository fails and says to mark it ``slow``.
 
-`make test` runs the suite on two workers (pytest-xdist, ``-n 2 --dist loadgroup``): every
-module is one unit of work (its module fixtures built once), and every module that drives the
-browser or serves the site is in one unit, ``browser`` (one Chromium, one visit pass). The book
-is built once for all workers: the first to need it builds it, under a lock, and the others
-read the outcome (``built_book``)."""
+`make test` runs the suite on two workers (pytest-xdist, ``-n 2 --dist loadfile``): a module
+runs on one worker (its module fixtures built once). The book is built once for all workers:
+the first to need it builds it, under a lock, and the others read the outcome (``built_book``)."""
 
 from __future__ import annotations
 
@@ -37,23 +35,11 @@ FIXTURE_TIERS = {"built_book": "book", "site": "book", "browser": "browser"}
 _RUNNING: dict = {"item": None}
 
 
-# The xdist group (`make test`: --dist loadgroup) of every module that uses these fixtures.
-BROWSER_GROUP = "browser"
-BROWSER_FIXTURES = {"site", "browser"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before -m deselects, and before xdist reads the groups
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
 def pytest_collection_modifyitems(config, items) -> None:
-    uses_browser: set[str] = set()
     for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        for fixture in fixtures & set(FIXTURE_TIERS):
+        for fixture in set(getattr(item, "fixturenames", ())) & set(FIXTURE_TIERS):
             item.add_marker(FIXTURE_TIERS[fixture])
-        if fixtures & BROWSER_FIXTURES:
-            uses_browser.add(item.nodeid.split("::", 1)[0])
-    for item in items:  # one unit of work a module; every browser module in one unit
-        module = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP if module in uses_browser else module))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -62,26 +62,6 @@ def test_bench_times_the_suite_as_make_test_runs_it() -> None:
     assert found and found[1].split() == bench_suite.WHOLE_SUITE
 
 
-def test_every_module_is_one_unit_of_work_and_the_browser_modules_one(request) -> None:
-    """Each collected module's tests share one xdist group (its module fixtures are built once,
-    on one worker); the modules that use the browser or the served site share the group
-    ``browser`` (one Chromium, one visit pass), and no other module is in it."""
-    from conftest import BROWSER_FIXTURES, BROWSER_GROUP
-
-    groups: dict[str, set[str]] = {}
-    browser_modules = set()
-    for item in request.session.items:
-        module = item.nodeid.split("::", 1)[0]
-        groups.setdefault(module, set()).add(item.get_closest_marker("xdist_group").args[0])
-        if BROWSER_FIXTURES & set(item.fixturenames):
-            browser_modules.add(module)
-    assert all(len(g) == 1 for g in groups.values()), groups
-    for module, (group,) in groups.items():
-        assert group == (BROWSER_GROUP if module in browser_modules else module), (module, group)
-    for module in {"tests/test_browser.py", "tests/test_slides_browser.py"} & set(groups):
-        assert groups[module] == {BROWSER_GROUP}, module  # when collected with this test
-
-
 def test_the_book_is_built_once_for_all_workers(tmp_path: Path) -> None:
     """conftest.once: of several workers asking at once, one does the work; all get its outcome
     (here a failure, which every worker reports)."""
