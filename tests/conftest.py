@@ -4,15 +4,22 @@ including small synthetic books for testing the build machinery in seconds.
 Tiers (docs/testing.md): ``book`` (needs the built book), ``browser`` (drives Chromium), ``slow``
 (builds a temporary copy of the repository); the rest is the fast tier, ``make check``. A test
 that uses the built book or the browser is marked so here, whatever its module says, and a test
-of the fast tier that builds a copy of the repository fails and says to mark it ``slow``."""
+of the fast tier that builds a copy of the repository fails and says to mark it ``slow``.
+
+`make test` runs the suite on two workers (pytest-xdist, ``-n 2 --dist loadfile``): a module
+runs on one worker (its module fixtures built once). The book is built once for all workers:
+the first to need it builds it, under a lock, and the others read the outcome (``built_book``)."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -153,16 +160,39 @@ def exec_report(root: Path) -> dict:
     return pages.read_report(root)
 
 
+def once(shared: Path | None, name: str, work: Callable[[], str | None]) -> str | None:
+    """``work()`` (None if it succeeded, else what to say), done once per run. With xdist
+    (``shared``: the folder all workers of the run share) the first worker to get here does it,
+    under a lock; the others wait, and read its outcome."""
+    if shared is None:
+        return work()
+    outcome = shared / f"{name}.json"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not outcome.exists():
+            outcome.write_text(json.dumps({"failure": work()}))
+        return json.loads(outcome.read_text())["failure"]
+
+
+def _build_book() -> str | None:
+    result = run_build(ROOT)
+    if result.returncode != 0:
+        return f"the book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-12000:]}"
+    return None
+
+
 @pytest.fixture(scope="session")
-def built_book() -> Path:
+def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the real book once per test session (this *is* `make book`); return _build/html.
 
-    MLPBOOK_SITE=<repo copy> uses a copy that was already built (for working on the tests).
+    Once for all the workers of an xdist run (`make test`). MLPBOOK_SITE=<repo copy> uses a
+    copy that was already built (for working on the tests).
     """
     if SITE_ROOT != ROOT:
         return SITE_ROOT / "_build" / "html"
-    result = run_build(ROOT)
-    if result.returncode != 0:
-        pytest.fail(f"the book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-12000:]}",
-                    pytrace=False)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    failure = once(tmp_path_factory.getbasetemp().parent if worker else None, "built_book",
+                   _build_book)
+    if failure:
+        pytest.fail(failure, pytrace=False)
     return ROOT / "_build" / "html"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import bench_suite
@@ -47,3 +49,35 @@ def test_slowest_ten_and_the_report() -> None:
     assert "| `make test` (whole suite) | 1700 | 1 failed | 590 s | ≤ 600 s |" in text
     assert "| `t::14` | 14.0 s |" in text and "`t::4`" not in text
     assert bench_suite.report_lines(None) == []  # older results: the table is unchanged
+
+
+# --- how `make test` splits the suite over its workers (tests/conftest.py) --------------------
+
+
+def test_bench_times_the_suite_as_make_test_runs_it() -> None:
+    """bench_suite's whole suite uses the workers of the Makefile's `test` target."""
+    from conftest import ROOT
+
+    found = re.search(r"^SUITE_WORKERS\s*:?=\s*(.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert found and found[1].split() == bench_suite.WHOLE_SUITE
+
+
+def test_the_book_is_built_once_for_all_workers(tmp_path: Path) -> None:
+    """conftest.once: of several workers asking at once, one does the work; all get its outcome
+    (here a failure, which every worker reports)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import once
+
+    calls: list[int] = []
+
+    def work() -> str:
+        calls.append(1)
+        time.sleep(0.3)  # the others ask while it runs
+        return "the book build failed: here is why"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = list(pool.map(lambda _: once(tmp_path, "book", work), range(4)))
+    assert len(calls) == 1
+    assert outcomes == ["the book build failed: here is why"] * 4
+    assert once(None, "book", lambda: None) is None  # without xdist: done there and then

@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_TIER = "not book and not browser and not slow"  # the Makefile's `check` (pytest.ini markers)
+WHOLE_SUITE = ["-n", "2", "--dist", "loadfile"]  # the Makefile's `test` (SUITE_WORKERS)
 BUDGETS = {"fast_tier": 90.0, "whole_suite": 600.0}  # seconds, on this 2-core machine
 SLOWEST = 10
 
@@ -65,7 +66,7 @@ def measure(root: Path = ROOT, whole: bool = True) -> dict:
     print(f"[bench] fast tier: {fast['tests']} tests in {fast['seconds']:.0f}s", flush=True)
     result = {"fast_tier": {k: v for k, v in fast.items() if k != "cases"}}
     if whole:
-        suite = run_pytest([], root)
+        suite = run_pytest(WHOLE_SUITE, root)
         print(f"[bench] whole suite: {suite['tests']} tests in {suite['seconds']:.0f}s", flush=True)
         result["whole_suite"] = {k: v for k, v in suite.items() if k != "cases"}
         result["slowest"] = slowest(suite["cases"])
