@@ -6,8 +6,7 @@ Import what you need; the fixtures are imported by name into the test module tha
 ``PLAYWRIGHT_CHROMIUM_EXECUTABLE``, ``/usr/bin/chromium``, PATH, Playwright's cache; one per
 session, however many modules import it). Helpers:
 ``open_page`` (a page that must work offline, with its console errors and failed or external
-requests recorded), ``wait_for_mathjax``, ``read_through`` (every part of the page brought near the
-screen once), and axe-core (``axe_script``, ``AXE_START_JS``).
+requests recorded), ``wait_for_mathjax``, and axe-core (``axe_script``, ``AXE_START_JS``).
 
 Without Chromium the tests fail (never skip) and say how to get it.
 """
@@ -158,55 +157,6 @@ def wait_for_mathjax(page) -> None:
     """Wait until the page's maths is drawn: it arrives typeset (KaTeX, at build time), so only
     its fonts are awaited. (The name is kept for the tests that call it.)"""
     page.evaluate("() => document.fonts.ready.then(() => true)")
-
-
-TWO_FRAMES_JS = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
-
-
-# Scrolls from the top to the end, then back. reader.js and figures.js see as near what is within a
-# screen of the window (IntersectionObserver, rootMargin 100%). ``real``: as a reader scrolls, a
-# screen a step and two frames at each (the browser lays out a skipped section in one frame, the
-# observers report in the next). Otherwise every section is laid out first (content-visibility
-# lifted for the walk), so that steps of three screens, a frame and a task each, leave no gap.
-READ_THROUGH_JS = """async (real) => {
-  const frame = () => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
-  const lift = real ? null : document.createElement('style');
-  if (lift) {
-    lift.textContent = 'article.bd-article section { content-visibility: visible !important; }';
-    document.head.append(lift);
-  }
-  for (let y = 0; y < document.documentElement.scrollHeight;
-       y += (real ? 1 : 3) * window.innerHeight) {
-    window.scrollTo(0, y);
-    await frame();
-    if (real) await frame();
-  }
-  window.scrollTo(0, 0);
-  await frame();
-  if (lift) lift.remove();
-  // figures load lazily, when near: the ones shown (the page's theme) that the walk passed too
-  // quickly to start are loaded now, and awaited (at most 20 s: never a hang)
-  const shown = [...document.querySelectorAll('article img')]
-    .filter(i => i.checkVisibility() && !i.complete);
-  const loaded = Promise.all(shown.map(i => new Promise(done => {
-    i.addEventListener('load', done, {once: true});
-    i.addEventListener('error', done, {once: true});
-    i.loading = 'eager';
-  })));
-  await Promise.race([loaded, new Promise(done => setTimeout(done, 20000))]);
-  await frame();
-}"""
-
-
-def read_through(page, real: bool = False) -> None:
-    """Bring every part of the page near the screen once, as a reader who scrolls to the end.
-
-    A page lays out only the sections near the screen (custom.css: ``content-visibility: auto``),
-    and reader.js and figures.js measure a box (its scroll cue and tab stop, a figure's minimum
-    width, a graph scrolled to its output) when it comes within a screen of the window. Checks
-    of the whole page come after this. ``real``: scroll as a reader does, a screen at a time
-    (slower; tests/test_page_speed.py checks the two work together this way)."""
-    page.evaluate(READ_THROUGH_JS, real)
 
 
 AXE_OPTIONS = {"resultTypes": ["violations"]}

@@ -7,12 +7,11 @@ one myst-nb writes, and renders the figure as two ``<picture>`` elements, one pe
 
     <picture class="figure-scroll mlpbook-figure mlpbook-light">
       <source media="(max-width: 575.98px)" srcset="_images/<narrow>.svg">
-      <img src="_images/<wide>.svg" alt="..." loading="lazy">
+      <img src="_images/<wide>.svg" alt="...">
     </picture>
     <picture class="figure-scroll mlpbook-figure mlpbook-dark">...</picture>
 
 custom.css shows the one for the page's theme (html[data-theme]); the browser picks the width.
-Images load lazily, so the hidden theme's variant is never downloaded.
 A computational graph (``mlpbook-graph``) is not redrawn narrower: on a phone figures.js scrolls
 it to its right end, where the output node and the start of the backward pass are.
 Files are named by the hash of their content (as myst-nb's), so two builds write the same files.
@@ -86,10 +85,7 @@ def visit_figure_variants(translator, node: figure_variants) -> None:
         out = [f'<picture class="figure-scroll mlpbook-figure mlpbook-{theme}{extra}">']
         if narrow is not None:
             out.append(f'<source media="{NARROW_MEDIA}" srcset="{_src(translator, narrow)}">')
-        # lazy: the other theme's picture (display: none) is never fetched, and a figure off
-        # screen only when the reader comes near it (docs/performance.md)
-        out.append(f'<img src="{_src(translator, wide)}" alt="{alt}" class="{classes}" '
-                   'loading="lazy">')
+        out.append(f'<img src="{_src(translator, wide)}" alt="{alt}" class="{classes}">')
         out.append("</picture>")
         translator.body.append("".join(out))
     raise nodes.SkipNode
