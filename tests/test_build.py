@@ -419,7 +419,9 @@ def test_concurrent_builds_execute_each_page_once(tmp_path: Path) -> None:
     assert sorted(executions.read_text().split()) == sorted(names)
     assert "[build] executed 0 page(s)" in (tmp_path / "second.out").read_text()
 
-    (root / "book" / "t-a.md").write_text((root / "book" / "t-a.md").read_text() + "\nEdited.\n")
+    a = root / "book" / "t-a.md"  # a code edit (a prose edit executes nothing)
+    assert a.read_text().count("time.sleep(0.05)") == 1
+    a.write_text(a.read_text().replace("time.sleep(0.05)", "time.sleep(0.05)  # edited"))
     (root / "go").unlink()  # the edited page now waits: the build is killed mid-execution, never
     # after it stored the page (that race made the next build execute nothing, now and then)
     killed = subprocess.Popen(build_command(root, "--execute-only"), cwd=root, env=BUILD_ENV,
