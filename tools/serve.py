@@ -34,6 +34,13 @@ IGNORED_RE = (r"/\.#", r"~$", r"\.sw[pox]$", r"/__pycache__/", r"\.egg-info/",
               r"/\.ipynb_checkpoints/")
 
 
+def say_changed(root: Path, changed_paths: tuple[Path, ...]) -> None:
+    """One line naming the files whose change starts a build."""
+    if changed_paths:
+        names = ", ".join(sorted({str(Path(p).relative_to(root)) for p in changed_paths}))
+        print(f"[preview] changed: {names}", flush=True)
+
+
 class WarmSphinx:
     """``tools/warm_render.py`` on ``root``, started at once (it loads Sphinx in the background)."""
 
@@ -83,9 +90,7 @@ class Builder:
         self.warm = WarmSphinx(root) if warm else None
 
     def __call__(self, changed_paths: tuple[Path, ...] = ()) -> int:
-        if changed_paths:
-            names = ", ".join(sorted({str(Path(p).relative_to(self.root)) for p in changed_paths}))
-            print(f"[preview] changed: {names}", flush=True)
+        say_changed(self.root, changed_paths)
         start = time.perf_counter()
         answer = self.warm.build() if self.warm is not None else None
         if answer is not None and answer["status"] in ("built", "failed"):
@@ -109,9 +114,7 @@ class Builder:
 
 def rebuild(root: Path, jobs: int, changed_paths: tuple[Path, ...] = ()) -> int:
     """Run the project's build on ``root``; print what changed, the outcome and its time."""
-    if changed_paths:
-        names = ", ".join(sorted({str(Path(p).relative_to(root)) for p in changed_paths}))
-        print(f"[preview] changed: {names}", flush=True)
+    say_changed(root, changed_paths)
     start = time.perf_counter()
     done = subprocess.run([sys.executable, str(root / "tools" / "build.py"), "--root", str(root),
                            "--jobs", str(jobs)], cwd=root)
