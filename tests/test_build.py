@@ -498,8 +498,11 @@ def test_ctrl_c_during_render(tmp_path: Path) -> None:
     build_ok(root)
     set_probe(root, 2)
     (root / "stall").touch()
+    # started as a shell script starts a background job, with SIGINT ignored (`make book &`):
+    # Ctrl-C and a termination request still stop it (tools/build.py sets Python's handler)
     run = subprocess.Popen(build_command(root), cwd=root, env=BUILD_ENV, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     deadline = time.monotonic() + 300
     while not (root / "stalled").exists():
         assert time.monotonic() < deadline and run.poll() is None

@@ -262,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--only needs --execute-only (the render needs every page executed)")
     if only and only - {p.docname for p in book_pages(root)}:
         parser.error(f"--only: not a page: {sorted(only - {p.docname for p in book_pages(root)})}")
-    # A termination request (CI cancelling a job, `timeout`) stops the build as Ctrl-C does.
+    # Ctrl-C raises KeyboardInterrupt even where the build was started with SIGINT ignored (a
+    # shell script's background job: `make test &`), and a termination request (CI cancelling
+    # a job, `timeout`) stops the build as Ctrl-C does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
     try:
         with build_lock(root, wait=not args.no_wait):
