@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LIGHTHOUSE := $(VENV)/lighthouse/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
-SUITE_WORKERS :=
+SUITE_WORKERS := -n 2 --dist loadfile
 
 .PHONY: venv book test check browser bench mutate mutate-fast publish clean help grade preview autograder slides
 .DEFAULT_GOAL := help
@@ -55,8 +55,8 @@ slides: book
 
 # The whole suite (CI's command). Chromium first: found, else installed (apt-get as root, else
 # playwright), else one message and no tests (tools/provision_browser.py). docs/testing.md.
-# SUITE_WORKERS empty: serial. `-n 2 --dist loadfile` runs two pytest-xdist workers (a module on
-# one worker, the book built once for both); slower on 2 cores today (docs/testing.md).
+# SUITE_WORKERS: two pytest-xdist workers (a module on one worker, the book built once for both);
+# `make test SUITE_WORKERS=` runs serially (docs/testing.md).
 test: $(STAMP) $(LIGHTHOUSE) browser
 	$(PY) -m pytest $(SUITE_WORKERS)
 

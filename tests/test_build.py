@@ -40,18 +40,11 @@ def test_book_builds(built_book: Path) -> None:
     assert report["failures"] == []
 
 
-def test_fault_in_package_fails_build_and_names_page(tmp_path: Path) -> None:
-    """(a) A sign flip in the package's finite differences fails a fresh build, naming the page."""
-    root = copy_repo(tmp_path / "repo")
-    flip_central_difference(root)
-    result = run_build(root, "--execute-only")
-    assert result.returncode != 0
-    assert "FAILED book/autograd.md:" in result.stderr
-    assert "--- cell source ---" in result.stderr and "Error" in result.stderr
-
-
-def test_package_change_alone_reexecutes(built_book: Path, tmp_path: Path) -> None:
-    """(b) Never stale: with a warm cache and untouched pages, a package fault still fails."""
+def test_package_fault_alone_fails_the_build_and_names_the_page(built_book: Path,
+                                                                tmp_path: Path) -> None:
+    """Never stale: with a warm cache and untouched pages, a sign flip in the package's finite
+    differences re-executes every page that imports the package, and fails the build, naming
+    the page and showing the cell. (A fresh build, without a cache, executes every page anyway.)"""
     root = copy_repo(tmp_path / "repo", with_cache=True)
     flip_central_difference(root)
     result = run_build(root, "--execute-only")
@@ -59,6 +52,8 @@ def test_package_change_alone_reexecutes(built_book: Path, tmp_path: Path) -> No
     users = {p.docname for p in book_pages(root) if p.has_code and p.imports_mlpbook}
     assert set(exec_report(root)["executed"]) == users
     assert "book/autograd" in [f["page"] for f in exec_report(root)["failures"]]
+    assert "FAILED book/autograd.md:" in result.stderr
+    assert "--- cell source ---" in result.stderr and "Error" in result.stderr
 
 
 def test_no_change_rebuild_executes_nothing(built_book: Path, tmp_path: Path) -> None:
