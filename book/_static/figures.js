@@ -2,26 +2,39 @@
    A graph is drawn left (inputs) to right (output L); on a phone it is wider than the screen and
    scrolls sideways (reader.js keeps its text legible). Each graph's box starts scrolled to its
    right end, where the output node and the first steps of the backward pass are, until the
-   reader scrolls it. Added by tools/sphinxext/figure_variants.py. */
+   reader scrolls it (set when the box comes near the screen). Added by tools/sphinxext/figure_variants.py. */
 (() => {
   "use strict";
 
   function start() {
-    document.querySelectorAll("picture.mlpbook-graph").forEach((box) => {
-      const img = box.querySelector("img");
-      if (!img) return;
-      let touched = false;
-      for (const type of ["pointerdown", "touchstart", "wheel", "keydown"]) {
-        box.addEventListener(type, () => { touched = true; }, { passive: true });
+    // A box is measured only when it comes near the screen: measuring it at load would lay out
+    // its section, which the browser skips while it is off screen (reader.js, custom.css).
+    const near = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (!e.isIntersecting) continue;
+        near.unobserve(e.target);
+        follow(e.target);
       }
-      const toOutput = () => {
-        if (!touched && box.scrollWidth > box.clientWidth + 1) {
-          box.scrollLeft = box.scrollWidth;
-        }
-      };
-      if ("ResizeObserver" in window) new ResizeObserver(toOutput).observe(img);
-      if (img.complete) toOutput(); else img.addEventListener("load", toOutput, { once: true });
+    }, { rootMargin: "100% 0px" }) : null;
+    document.querySelectorAll("picture.mlpbook-graph").forEach((box) => {
+      if (near) near.observe(box); else follow(box);
     });
+  }
+
+  function follow(box) {
+    const img = box.querySelector("img");
+    if (!img) return;
+    let touched = false;
+    for (const type of ["pointerdown", "touchstart", "wheel", "keydown"]) {
+      box.addEventListener(type, () => { touched = true; }, { passive: true });
+    }
+    const toOutput = () => {
+      if (!touched && box.scrollWidth > box.clientWidth + 1) {
+        box.scrollLeft = box.scrollWidth;
+      }
+    };
+    if ("ResizeObserver" in window) new ResizeObserver(toOutput).observe(img);
+    if (img.complete) toOutput(); else img.addEventListener("load", toOutput, { once: true });
   }
 
   if (document.readyState === "loading") {
