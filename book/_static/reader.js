@@ -128,36 +128,63 @@
     markScrollers([el]);
   }
 
-  /* Only boxes near the screen are measured. custom.css gives each section of the article
-     `content-visibility: auto`, so the browser lays out the sections near the screen only;
+  /* Only boxes the browser renders are measured. custom.css gives each section of the article
+     `content-visibility: auto`, so the browser lays out only the sections near the screen;
      reading the size of a box elsewhere would lay out its section at once (measuring every box
-     at load laid out whole maths pages: most of a second of blocking time on a phone). An
-     IntersectionObserver reports the boxes within a screen's height of the window; those are
-     measured and watched for resizes, the others when the reader comes near them. (This
-     replaces the theme's own tab-stop pass, which measured every box on every change:
-     tools/sphinxext/lean_pages/theme_js.py.) */
-  const NEAR = "100% 0px";
+     at load laid out whole maths pages: most of a second of blocking time on a phone). The
+     browser says when it starts and stops rendering a section (contentvisibilityautostatechange,
+     at the first rendering too); a section's boxes are measured and watched for resizes when it
+     starts. (Not an IntersectionObserver: Chromium kept its old geometry for boxes below a
+     section that changed size, and a box far down a page was never reported near.) Where the
+     browser has no such event, every box is measured at load. This replaces the theme's own
+     tab-stop pass, which measured every box on every change (lean_pages/theme_js.py). */
+  const SECTIONS = "article.bd-article > section > section";
+  const LAZY = "ContentVisibilityAutoStateChangeEvent" in window;
+  const rendered = new WeakSet();  // sections the browser renders now
+  let told = false;  // the browser has reported on some section
   const watched = new WeakSet();
-  const near = new Set();  // watched boxes near the screen now
+  const near = new Set();  // watched boxes in rendered sections (or in no section)
   const sized = new WeakSet();  // boxes whose size is observed
   const owner = new WeakMap();  // observed content element -> its scroller
   const resizeObserver = "ResizeObserver" in window ? new ResizeObserver((entries) => markScrollers(
     [...new Set(entries.map((e) => owner.get(e.target) || e.target))])) : null;
   const figureObserver = "ResizeObserver" in window ? new ResizeObserver((entries) => fitFigures(
     entries.map((e) => e.target.querySelector("img")))) : null;
-  const nearObserver = "IntersectionObserver" in window ? new IntersectionObserver((entries) => {
-    const arrived = [];
-    for (const e of entries) {
-      if (!e.isIntersecting) {
-        near.delete(e.target);
-      } else if (!near.has(e.target)) {
-        near.add(e.target);
-        arrived.push(e.target);
-      }
+
+  function isRendered(el) {
+    const section = LAZY && el.closest(SECTIONS);
+    return !section || rendered.has(section);
+  }
+
+  function sectionShown(section, shown) {
+    told = true;
+    const boxes = [...section.querySelectorAll(SCROLLERS)].filter((el) => watched.has(el));
+    if (!shown) {
+      rendered.delete(section);
+      boxes.forEach((el) => near.delete(el));
+      return;
     }
-    arrived.forEach(observeSize);
-    markScrollers(arrived);
-  }, { rootMargin: NEAR }) : null;
+    rendered.add(section);
+    boxes.forEach((el) => { near.add(el); observeSize(el); });
+    markScrollers(boxes);
+  }
+
+  if (LAZY) {
+    document.addEventListener("contentvisibilityautostatechange", (event) => {
+      if (event.target.matches && event.target.matches(SECTIONS)) {
+        sectionShown(event.target, !event.skipped);
+      }
+    });
+  }
+
+  /* At load, if the browser reported before this script listened: the sections it renders. */
+  function catchUp() {
+    if (!LAZY || told) return;
+    for (const section of document.querySelectorAll(SECTIONS)) {
+      const first = section.firstElementChild;
+      if (first && first.checkVisibility({ contentVisibilityAuto: true })) sectionShown(section, true);
+    }
+  }
 
   function observeSize(el) {
     if (sized.has(el) || !resizeObserver) return;
@@ -178,9 +205,7 @@
       if (watched.has(el)) continue;
       watched.add(el);
       el.addEventListener("scroll", () => markScroller(el), { passive: true });
-      if (nearObserver) {
-        nearObserver.observe(el);  // measured by its first report, if near
-      } else {
+      if (isRendered(el)) {
         near.add(el);
         observeSize(el);
       }
@@ -239,7 +264,7 @@
     forwardSidebarToggles();
     keepFiguresLegible();
     watchScrollers();
-    window.addEventListener("load", watchScrollers);  // one pass, once fonts and images are in
+    window.addEventListener("load", () => { catchUp(); watchScrollers(); });  // fonts, images in
     // Content revealed later (answers, hidden cells) is measured when it opens.
     document.addEventListener("toggle", watchScrollers, true);
     // <html data-reader-pending> while that is scheduled: the tests wait for it to go.
