@@ -6,7 +6,8 @@ Import what you need; the fixtures are imported by name into the test module tha
 ``PLAYWRIGHT_CHROMIUM_EXECUTABLE``, ``/usr/bin/chromium``, PATH, Playwright's cache; one per
 session, however many modules import it). Helpers:
 ``open_page`` (a page that must work offline, with its console errors and failed or external
-requests recorded), ``wait_for_mathjax``, and axe-core (``axe_script``, ``AXE_START_JS``).
+requests recorded), ``wait_for_mathjax``, ``read_through`` (every part of the page brought near the
+screen once), and axe-core (``axe_script``, ``AXE_START_JS``).
 
 Without Chromium the tests fail (never skip) and say how to get it.
 """
@@ -157,6 +158,38 @@ def wait_for_mathjax(page) -> None:
     """Wait until the page's maths is drawn: it arrives typeset (KaTeX, at build time), so only
     its fonts are awaited. (The name is kept for the tests that call it.)"""
     page.evaluate("() => document.fonts.ready.then(() => true)")
+
+
+TWO_FRAMES_JS = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+
+# Scrolls from the top to the end, then back to the top, as a reader does, two screens a step
+# (about 0.8 s on the longest page). The browser renders the sections near the screen
+# (content-visibility: auto) and says so; reader.js and figures.js then measure their boxes. At
+# each step two frames pass: the browser renders a section it skipped in one, the scripts
+# measure in the next. Never with content-visibility lifted for speed: then the browser renders
+# every section without saying so, and nothing is measured as a reader would have it.
+READ_THROUGH_JS = """async () => {
+  const frame = () => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+  for (let y = 0; y < document.documentElement.scrollHeight; y += 2 * window.innerHeight) {
+    window.scrollTo(0, y);
+    await frame();
+    await frame();
+  }
+  window.scrollTo(0, 0);
+  await frame();
+  await frame();
+}"""
+
+
+def read_through(page) -> None:
+    """Bring every part of the page near the screen once, as a reader who scrolls to the end.
+
+    A page lays out only the sections near the screen (custom.css: ``content-visibility: auto``),
+    and reader.js and figures.js measure a box (its scroll cue and tab stop, a figure's minimum
+    width, a graph scrolled to its output) when the browser starts rendering its section. Checks
+    of the whole page come after this."""
+    page.evaluate(READ_THROUGH_JS)
 
 
 AXE_OPTIONS = {"resultTypes": ["violations"]}

@@ -44,8 +44,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from browsing import (AXE_OPTIONS, AXE_START_JS, LoadRecord, SiteHandler, axe_script,  # noqa: F401
-                      browser, open_page, site, wait_for_mathjax)
+from browsing import (AXE_OPTIONS, AXE_START_JS, TWO_FRAMES_JS, LoadRecord, SiteHandler,  # noqa: F401
+                      axe_script, browser, open_page, read_through, site, wait_for_mathjax)
 from conftest import SITE_ROOT
 from pages import book_pages
 
@@ -272,7 +272,6 @@ def _check_colab(page, visit: Visit) -> None:
 # page.wait_for_function, then let two frames pass (ResizeObserver callbacks run before a frame).
 SETTLED_JS = """() => !('readerPending' in document.documentElement.dataset) && document.getAnimations()
   .every(a => a.playState !== 'running' || a.effect.getComputedTiming().iterations === Infinity)"""
-TWO_FRAMES_JS = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 # Every region of the article that scrolls (either way) has a tab stop (tabindex >= 0) or
@@ -606,6 +605,7 @@ class Visitor:
                 _check_hidden(page, visit)
             else:
                 page.evaluate(REVEAL_ALL_JS)
+            read_through(page)  # a reader scrolls: what is measured near the screen, is
             visit.images = page.evaluate(IMAGES_JS)
             visit.empty_figures = page.evaluate(EMPTY_FIGURES_JS)
             _settle(page)

@@ -198,3 +198,58 @@ def test_lighthouse_heaviest_page_bytes_layout_blocking(heaviest, gzip_site: str
     assert r["first_visit_bytes"] <= BUDGET["first_visit_bytes"], (
         f"{page}.html: {kb(r['first_visit_bytes'])} transferred (Lighthouse)")
     assert r["cls"] <= BUDGET["cls"], f"{page}.html: cumulative layout shift {r['cls']:.3f}"
+
+
+def test_theme_tab_stop_pass_left_to_reader_js(built_book: Path, tmp_path: Path) -> None:
+    """The theme's pass that measured every scroll box at load returns at once in the written
+    site (reader.js measures near the screen); a theme whose code differs fails the build."""
+    from sphinxext.lean_pages import theme_js
+
+    js = (built_book / theme_js.JS).read_text(encoding="utf-8")
+    assert js.startswith(theme_js.MARK) and js.count(theme_js.RETURN + theme_js.PASS) == 1
+    site = tmp_path / "site"
+    (site / theme_js.JS).parent.mkdir(parents=True)
+    original = js[len(theme_js.MARK):].replace(theme_js.RETURN + theme_js.PASS, theme_js.PASS)
+    (site / theme_js.JS).write_text(original, encoding="utf-8")
+    assert theme_js.drop_tab_stop_pass(site) and not theme_js.drop_tab_stop_pass(site)
+    assert (site / theme_js.JS).read_text(encoding="utf-8") == js  # idempotent, same result
+    (site / theme_js.JS).write_text(original.replace(theme_js.PASS, "const e=()=>{}"))
+    with pytest.raises(theme_js.ThemeChanged, match="tab-stop pass"):
+        theme_js.drop_tab_stop_pass(site)
+
+
+# After load on a phone: is the last section skipped by the browser, and has any of its scroll
+# boxes been measured (a cue class or a tab stop given by reader.js)? Then the same after the
+# reader has been everywhere.
+OFFSCREEN_JS = """() => {
+  const last = [...document.querySelectorAll('article.bd-article > section > section')].pop();
+  const boxes = [...last.querySelectorAll('pre, .cell_output > .output, .katex-display')];
+  // (a section skipped by content-visibility is itself drawn, as a box; its contents are not)
+  return {skipped: !last.firstElementChild.checkVisibility({contentVisibilityAuto: true}),
+          boxes: boxes.length,
+          measured: boxes.filter(b => b.classList.contains('scrolls-x')
+                                  || 'readerTabStop' in b.dataset).length,
+          wide: boxes.filter(b => b.scrollWidth > b.clientWidth + 1).length,
+          uncued: boxes.filter(b => b.scrollWidth > b.clientWidth + 1
+                                    && !b.classList.contains('scrolls-x')).length};
+}"""
+
+
+def test_only_sections_near_the_screen_are_laid_out_and_measured(browser, gzip_site: str) -> None:  # noqa: F811
+    """The long maths pages lay out and measure only what is near the screen at load (most of
+    their blocking time on a phone was layout of the whole page); the rest, when the reader
+    comes near it."""
+    from browsing import TWO_FRAMES_JS, read_through
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{gzip_site}book/autograd.html", wait_until="load")
+        page.evaluate(TWO_FRAMES_JS)
+        before = page.evaluate(OFFSCREEN_JS)
+        read_through(page)
+        after = page.evaluate(OFFSCREEN_JS)
+    finally:
+        context.close()
+    assert before["skipped"] and before["boxes"] and not before["measured"], before
+    assert after["wide"] and not after["uncued"], after

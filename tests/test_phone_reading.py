@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from browsing import LoadRecord, browser, open_page, site  # noqa: F401 - fixtures by name
+from browsing import LoadRecord, browser, open_page, read_through, site  # noqa: F401 - fixtures by name
 from conftest import ROOT, SITE_ROOT
 from pages import book_pages
 
@@ -168,12 +168,15 @@ def visits(browser, site: str, built_book: Path) -> dict[str, Visit]:  # noqa: F
                         continue
                     page.evaluate(f"() => {{ document.documentElement.dataset.theme = '{theme}';"
                                   f" document.documentElement.dataset.mode = '{theme}'; }}")
+                    read_through(page)  # boxes are measured near the screen
                     page.wait_for_function(SETTLED_JS, timeout=15_000)
                     visit.figures[(view, theme)] = page.evaluate(FIGURES_JS)
                     if SCREENSHOTS:
                         slug = docname.split("/")[-1]
                         page.screenshot(path=str(SHOTS / f"{slug}-{view}-{theme}.jpg"),
                                         type="jpeg", quality=60, full_page=True)
+                if not (has_figures or SCREENSHOTS):
+                    read_through(page)
                 visit.layout[view] = page.evaluate(LAYOUT_JS)
             page.close()
     finally:

@@ -84,9 +84,9 @@ def bench_preview(root: Path, runs: int = 3) -> dict:
                 start = time.perf_counter()
                 with page_src.path.open("a", encoding="utf-8") as f:
                     f.write(f"\n{marker}\n")
-                # textContent: the sentence lands at the end of the page, and innerText leaves out
-                # what the browser does not render (with content-visibility: auto, issue 30, that
-                # is a section far from the screen: the bench then waited 300 s)
+                # textContent: the sentence lands in the page's last section, which the browser
+                # does not render until the reader comes near (content-visibility: auto), and
+                # innerText leaves out what is not rendered
                 _wait(lambda: marker in page.evaluate("document.body.textContent"), "an edit to show")
                 samples.append(time.perf_counter() - start)
                 print(f"[bench] preview: edit {i + 1} visible after {samples[-1]:.1f}s", flush=True)

@@ -102,18 +102,25 @@
   function markScrollers(els) {
     const found = els.map((el) => {
       const overflow = el.scrollWidth - el.clientWidth > 1;
+      const tall = el.scrollHeight > el.clientHeight  // an output with a maximum height
+        && /auto|scroll/.test(getComputedStyle(el).overflowY);
       return [el, overflow, overflow && el.scrollLeft > 1,
               overflow && el.scrollLeft + el.clientWidth < el.scrollWidth - 1,
-              el.scrollWidth > el.clientWidth];
+              el.scrollWidth > el.clientWidth || tall];
     });
     for (const [el, overflow, left, right, scrolls] of found) {
       el.classList.toggle("scroll-more-left", left);
       el.classList.toggle("scroll-more-right", right);
       el.classList.toggle("scrolls-x", overflow);
-      // a box that scrolls at all (a formula may overhang its box by a pixel) is a tab stop, also
-      // where the theme set tabindex=-1 while it did not scroll yet (the theme's own update runs
-      // only on resize and DOM changes: the box stayed out of the tab order)
-      if (scrolls && el.tabIndex < 0) el.setAttribute("tabindex", "0");
+      // a box that scrolls at all (a formula may overhang its box by a pixel) is a tab stop; one
+      // that no longer scrolls (a wider window) loses the tab stop given here
+      if (scrolls && el.tabIndex < 0) {
+        el.setAttribute("tabindex", "0");
+        el.dataset.readerTabStop = "";
+      } else if (!scrolls && "readerTabStop" in el.dataset) {
+        el.removeAttribute("tabindex");
+        delete el.dataset.readerTabStop;
+      }
     }
   }
 
@@ -121,45 +128,97 @@
     markScrollers([el]);
   }
 
+  /* Only boxes the browser renders are measured. custom.css gives each section of the article
+     `content-visibility: auto`, so the browser lays out only the sections near the screen;
+     reading the size of a box elsewhere would lay out its section at once (measuring every box
+     at load laid out whole maths pages: most of a second of blocking time on a phone). The
+     browser says when it starts and stops rendering a section (contentvisibilityautostatechange,
+     at the first rendering too); a section's boxes are measured and watched for resizes when it
+     starts. (Not an IntersectionObserver: Chromium kept its old geometry for boxes below a
+     section that changed size, and a box far down a page was never reported near.) Where the
+     browser has no such event, every box is measured at load. This replaces the theme's own
+     tab-stop pass, which measured every box on every change (lean_pages/theme_js.py). */
+  const SECTIONS = "article.bd-article > section > section";
+  const LAZY = "ContentVisibilityAutoStateChangeEvent" in window;
+  const rendered = new WeakSet();  // sections the browser renders now
+  let told = false;  // the browser has reported on some section
   const watched = new WeakSet();
+  const near = new Set();  // watched boxes in rendered sections (or in no section)
+  const sized = new WeakSet();  // boxes whose size is observed
   const owner = new WeakMap();  // observed content element -> its scroller
-  let resizeObserver = null;
+  const resizeObserver = "ResizeObserver" in window ? new ResizeObserver((entries) => markScrollers(
+    [...new Set(entries.map((e) => owner.get(e.target) || e.target))])) : null;
+  const figureObserver = "ResizeObserver" in window ? new ResizeObserver((entries) => fitFigures(
+    entries.map((e) => e.target.querySelector("img")))) : null;
+
+  function isRendered(el) {
+    const section = LAZY && el.closest(SECTIONS);
+    return !section || rendered.has(section);
+  }
+
+  function sectionShown(section, shown) {
+    told = true;
+    const boxes = [...section.querySelectorAll(SCROLLERS)].filter((el) => watched.has(el));
+    if (!shown) {
+      rendered.delete(section);
+      boxes.forEach((el) => near.delete(el));
+      return;
+    }
+    rendered.add(section);
+    boxes.forEach((el) => { near.add(el); observeSize(el); });
+    markScrollers(boxes);
+  }
+
+  if (LAZY) {
+    document.addEventListener("contentvisibilityautostatechange", (event) => {
+      if (event.target.matches && event.target.matches(SECTIONS)) {
+        sectionShown(event.target, !event.skipped);
+      }
+    });
+  }
+
+  /* At load, if the browser reported before this script listened: the sections it renders. */
+  function catchUp() {
+    if (!LAZY || told) return;
+    for (const section of document.querySelectorAll(SECTIONS)) {
+      const first = section.firstElementChild;
+      if (first && first.checkVisibility({ contentVisibilityAuto: true })) sectionShown(section, true);
+    }
+  }
+
+  function observeSize(el) {
+    if (sized.has(el) || !resizeObserver) return;
+    sized.add(el);
+    resizeObserver.observe(el);
+    // its content may grow while the box keeps its size (a formula: once its fonts are in)
+    const content = el.querySelector(":scope > .katex > .katex-html, :scope > .katex-html")
+      || el.firstElementChild;
+    if (content) {
+      owner.set(content, el);
+      resizeObserver.observe(content);
+    }
+    if (el.classList.contains("figure-scroll")) figureObserver.observe(el);
+  }
 
   function watchScrollers() {
-    if (!resizeObserver && "ResizeObserver" in window) {
-      resizeObserver = new ResizeObserver((entries) => markScrollers(
-        [...new Set(entries.map((e) => owner.get(e.target) || e.target))]));
-    }
-    const all = [...document.querySelectorAll(SCROLLERS)];
-    const seen = [];
-    for (const el of all) {
-      if (watched.has(el)) {
-        seen.push(el);
-        continue;
-      }
+    for (const el of document.querySelectorAll(SCROLLERS)) {
+      if (watched.has(el)) continue;
       watched.add(el);
       el.addEventListener("scroll", () => markScroller(el), { passive: true });
-      if (resizeObserver) {
-        resizeObserver.observe(el);
-        // its content may grow while the box keeps its size (a formula: once its fonts are in)
-        const content = el.querySelector(":scope > .katex > .katex-html, :scope > .katex-html")
-          || el.firstElementChild;
-        if (content) {
-          owner.set(content, el);
-          resizeObserver.observe(content);
-        }
+      if (isRendered(el)) {
+        near.add(el);
+        observeSize(el);
       }
     }
-    // New boxes are marked by the observer's first call, after the next layout, not here
-    // (reading their size now would force a layout of the whole page).
-    markScrollers(resizeObserver ? seen : all);
+    markScrollers([...near].filter((el) => el.isConnected));
   }
 
   /* 3. Figures keep legible text on a phone. A figure is never shown below MIN_SCALE of its
      size (the book's 11 pt figure text stays >= 7 px), and a figure wider than the book's
      standard 6.4-inch one (a computational graph) never below WIDE_MIN_SCALE; where that is
      wider than the column (a figure inside an answer box, a graph on a phone), it scrolls
-     sideways in a .figure-scroll box instead of shrinking. On a desktop nothing changes. */
+     sideways in a .figure-scroll box instead of shrinking. On a desktop nothing changes.
+     A figure is fitted when its box comes near the screen (above) and when it loads. */
   const WIDE_FIGURE_PX = 700;   // intrinsic width above which a figure is "wide"
   const MIN_SCALE = 0.5;
   const WIDE_MIN_SCALE = 0.7;
@@ -190,15 +249,13 @@
         img.replaceWith(box);
         box.appendChild(img);
       }
-      if (!img.complete) img.addEventListener("load", () => fitFigures([img]), { once: true });
+      if (!img.complete) {
+        img.addEventListener("load", () => {
+          if (near.has(img.parentElement)) fitFigures([img]);
+        }, { once: true });
+      }
     }
-    if ("ResizeObserver" in window) {  // also called once at the start, after the first layout
-      const observer = new ResizeObserver((entries) => fitFigures(
-        entries.map((e) => e.target.querySelector("img"))));
-      imgs.forEach((img) => observer.observe(img.parentElement));
-    } else {
-      fitFigures(imgs.filter((img) => img.complete));
-    }
+    if (!figureObserver) fitFigures(imgs.filter((img) => img.complete));
     watchScrollers();
   }
 
@@ -207,7 +264,7 @@
     forwardSidebarToggles();
     keepFiguresLegible();
     watchScrollers();
-    window.addEventListener("load", watchScrollers);  // one pass, once fonts and images are in
+    window.addEventListener("load", () => { catchUp(); watchScrollers(); });  // fonts, images in
     // Content revealed later (answers, hidden cells) is measured when it opens.
     document.addEventListener("toggle", watchScrollers, true);
     // <html data-reader-pending> while that is scheduled: the tests wait for it to go.

@@ -7,6 +7,10 @@
   icon fonts subset to the glyphs its own rules draw (``theme_css.py``).
 - **No search index on every page.** ``templates/layout.html`` loads Sphinx's search scripts
   only where search-as-you-type needs them; search.html loads its own.
+- **Only the sections near the screen laid out.** custom.css skips the layout of the article's
+  sections off screen (``content-visibility: auto``); reader.js and figures.js measure boxes only
+  near the screen, and the theme's own tab-stop pass, which measured every box, returns at once
+  (``theme_js.py``).
 - **Nothing render-blocking that can wait.** Every script file Sphinx and the extensions add to
   ``<head>`` is deferred (they run in order, after the page is parsed, before DOMContentLoaded)
   except ``documentation_options.js``, which the inline scripts after it read at once.
@@ -71,6 +75,7 @@ def inline_icons(app: Sphinx, exception: Exception | None) -> None:
         return
     import icons  # beside this file
     import theme_css
+    import theme_js
 
     preview = getattr(app, "mlpbook_written", None)  # make preview: the pages just written
     css = Path(app.outdir) / theme_css.CSS
@@ -84,6 +89,10 @@ def inline_icons(app: Sphinx, exception: Exception | None) -> None:
         theme_css.lean_theme_css(Path(app.outdir), icons.theme_static())
         if preview is not None and before is not None:
             app.mlpbook_lean_css = (before, css.read_text(encoding="utf-8"))
+    try:  # cheap, and idempotent: Sphinx copies the theme's script again on every build
+        theme_js.drop_tab_stop_pass(Path(app.outdir))
+    except theme_js.ThemeChanged as exc:
+        logger.warning("%s", exc, type="lean_pages")
 
     for page in sorted(Path(app.outdir).rglob("*.html")):
         if preview is not None and page.relative_to(app.outdir).with_suffix("").as_posix() not in preview:
