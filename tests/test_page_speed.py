@@ -172,6 +172,26 @@ def test_maths_typeset_with_mathml_and_icons_inline(built_book: Path, docname: s
     assert "svg-inline--fa" in html and "fontawesome" not in html
 
 
+PRELOAD_RE = re.compile(r'<link rel="preload" href="([^"]+)" as="font" type="font/woff" crossorigin />')
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_the_fonts_of_the_maths_come_with_the_stylesheets(built_book: Path, docname: str) -> None:
+    """A page with maths asks for KaTeX's two main fonts before its stylesheets (not after the
+    first layout: a round trip before the first paint); only the ones its formulas draw."""
+    from sphinxext.katex_math import PRELOAD_FONTS
+
+    html = (built_book / f"{docname}.html").read_text()
+    head = html[:html.index("</head>")]
+    preloaded = PRELOAD_RE.findall(head)
+    for href in preloaded:
+        assert (built_book / docname).parent.joinpath(href).resolve().is_file(), href
+    drawn = {f"{font}.woff" for font, by in PRELOAD_FONTS.items() if by in html}
+    assert {h.rsplit("/", 1)[-1] for h in preloaded} == drawn, (docname, preloaded)
+    if preloaded:
+        assert head.index(preloaded[-1]) < head.index('rel="stylesheet"'), "after the CSS"
+
+
 @pytest.mark.parametrize("docname", PAGES)
 def test_explorer_script_only_where_the_explorer_is(built_book: Path, docname: str) -> None:
     html = (built_book / f"{docname}.html").read_text()

@@ -13,7 +13,6 @@
   const SECTIONS = "article.bd-article > section > section";
   const LAZY = "ContentVisibilityAutoStateChangeEvent" in window;
   const followed = new WeakSet();
-  let told = false;  // the browser has reported on some section
 
   function followIn(root) {
     root.querySelectorAll("picture.mlpbook-graph").forEach((box) => {
@@ -26,7 +25,6 @@
 
   if (LAZY) {
     document.addEventListener("contentvisibilityautostatechange", (event) => {
-      told = true;
       if (!event.skipped && event.target.matches && event.target.matches(SECTIONS)) {
         followIn(event.target);
       }
@@ -37,14 +35,17 @@
     document.querySelectorAll("picture.mlpbook-graph").forEach((box) => {
       if (!LAZY || !box.closest(SECTIONS)) followIn(box.parentElement);
     });
-    // sections the browser rendered before this script listened
-    window.addEventListener("load", () => {
-      if (!LAZY || told) return;
+    // Sections the browser may have reported on before this script listened (a browser may
+    // paint a page before its deferred scripts run): each one rendered, at the start and at load.
+    const catchUp = () => {
+      if (!LAZY) return;
       for (const section of document.querySelectorAll(SECTIONS)) {
         const first = section.firstElementChild;
         if (first && first.checkVisibility({ contentVisibilityAuto: true })) followIn(section);
       }
-    });
+    };
+    catchUp();
+    window.addEventListener("load", catchUp);
   }
 
   function follow(box) {

@@ -141,7 +141,6 @@
   const SECTIONS = "article.bd-article > section > section";
   const LAZY = "ContentVisibilityAutoStateChangeEvent" in window;
   const rendered = new WeakSet();  // sections the browser renders now
-  let told = false;  // the browser has reported on some section
   const watched = new WeakSet();
   const near = new Set();  // watched boxes in rendered sections (or in no section)
   const sized = new WeakSet();  // boxes whose size is observed
@@ -157,7 +156,6 @@
   }
 
   function sectionShown(section, shown) {
-    told = true;
     const boxes = [...section.querySelectorAll(SCROLLERS)].filter((el) => watched.has(el));
     if (!shown) {
       rendered.delete(section);
@@ -177,10 +175,13 @@
     });
   }
 
-  /* At load, if the browser reported before this script listened: the sections it renders. */
+  /* Sections the browser may have reported on before this script listened (a browser may paint
+     a page before its deferred scripts run): every section not yet seen as rendered is checked,
+     at the start and at load, whatever the browser reported on other sections. */
   function catchUp() {
-    if (!LAZY || told) return;
+    if (!LAZY) return;
     for (const section of document.querySelectorAll(SECTIONS)) {
+      if (rendered.has(section)) continue;
       const first = section.firstElementChild;
       if (first && first.checkVisibility({ contentVisibilityAuto: true })) sectionShown(section, true);
     }
@@ -263,8 +264,11 @@
     keepDrawersOperable();
     forwardSidebarToggles();
     keepFiguresLegible();
-    watchScrollers();
+    catchUp();
     window.addEventListener("load", () => { catchUp(); watchScrollers(); });  // fonts, images in
+    // A font that arrives later (one first needed by a section rendered after load) changes how
+    // wide a line of code is while its box keeps its size: the boxes near the screen again.
+    if (document.fonts) document.fonts.addEventListener("loadingdone", watchScrollers);
     // Content revealed later (answers, hidden cells) is measured when it opens.
     document.addEventListener("toggle", watchScrollers, true);
     // <html data-reader-pending> while that is scheduled: the tests wait for it to go.
