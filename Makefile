@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LIGHTHOUSE := $(VENV)/lighthouse/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
-SUITE_WORKERS := -n 2 --dist loadfile
+SUITE_WORKERS := -n 3 --dist loadfile --no-loadscope-reorder
 
 .PHONY: venv book test check browser bench mutate mutate-fast publish clean help grade preview autograder slides
 .DEFAULT_GOAL := help
@@ -55,8 +55,10 @@ slides: book
 
 # The whole suite (CI's command). Chromium first: found, else installed (apt-get as root, else
 # playwright), else one message and no tests (tools/provision_browser.py). docs/testing.md.
-# SUITE_WORKERS: two pytest-xdist workers (a module on one worker, the book built once for both);
-# `make test SUITE_WORKERS=` runs serially (docs/testing.md).
+# SUITE_WORKERS: three pytest-xdist workers on two cores (the suite waits on browsers, kernels and
+# time limits more than it computes), a module on one worker, the longest modules first
+# (tests/conftest.py), the book built once for all; `make test SUITE_WORKERS=` runs serially
+# (docs/testing.md).
 test: $(STAMP) $(LIGHTHOUSE) browser
 	$(PY) -m pytest $(SUITE_WORKERS)
 

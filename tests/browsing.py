@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -120,6 +121,7 @@ class LoadRecord:
     external_requests: list[str] = field(default_factory=list)
     later_requests: list[str] = field(default_factory=list)
     quiet: bool = False
+    in_flight: set = field(default_factory=set)  # requests not yet finished or failed
 
 
 def open_page(context, record: LoadRecord):
@@ -145,6 +147,9 @@ def open_page(context, record: LoadRecord):
                 f"{resp.url}: HTTP {resp.status}")
 
     page.route("**/*", route)
+    page.on("request", record.in_flight.add)
+    page.on("requestfinished", record.in_flight.discard)
+    page.on("requestfailed", record.in_flight.discard)
     page.on("console", lambda m: m.type == "error" and not record.quiet
             and record.console_errors.append(
                 f"{m.text} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"))
@@ -152,6 +157,17 @@ def open_page(context, record: LoadRecord):
     page.on("requestfailed", failed)
     page.on("response", response)
     return page
+
+
+def wait_for_requests(page, record: LoadRecord, timeout: float = 30.0) -> None:
+    """Until every request the page made has finished or failed (Playwright's "networkidle"
+    waits for 500 ms of quiet on top, every time)."""
+    end = time.monotonic() + timeout
+    while record.in_flight and time.monotonic() < end:
+        page.wait_for_timeout(20)  # lets Playwright deliver the request events
+    if record.in_flight:
+        raise TimeoutError(f"requests still loading after {timeout:.0f} s: "
+                           + ", ".join(sorted(r.url for r in record.in_flight)[:5]))
 
 
 def wait_for_mathjax(page) -> None:

@@ -62,6 +62,19 @@ def test_bench_times_the_suite_as_make_test_runs_it() -> None:
     assert found is not None and found[1].split() == bench_suite.WHOLE_SUITE
 
 
+def test_the_longest_modules_are_named_as_they_are_and_run_first(request) -> None:
+    """conftest.LONGEST_FIRST names modules that exist (a renamed one would silently drop to the
+    end of the queue), and the collection puts them first, in that order."""
+    from conftest import LONGEST_FIRST, ROOT
+
+    modules = {p.stem for p in (ROOT / "tests").glob("test_*.py")}
+    assert set(LONGEST_FIRST) <= modules, set(LONGEST_FIRST) - modules
+    assert len(set(LONGEST_FIRST)) == len(LONGEST_FIRST)
+    seen = list(dict.fromkeys(item.path.stem for item in request.session.items))
+    ranked = [m for m in seen if m in LONGEST_FIRST]
+    assert seen[:len(ranked)] == ranked == [m for m in LONGEST_FIRST if m in seen]
+
+
 def test_the_book_is_built_once_for_all_workers(tmp_path: Path) -> None:
     """conftest.once: of several workers asking at once, one does the work; all get its outcome
     (here a failure, which every worker reports)."""

@@ -45,7 +45,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from browsing import (AXE_OPTIONS, AXE_START_JS, TWO_FRAMES_JS, LoadRecord, SiteHandler,  # noqa: F401
-                      axe_script, browser, open_page, read_through, site, wait_for_mathjax)
+                      axe_script, browser, open_page, read_through, site, wait_for_mathjax,
+                      wait_for_requests)
 from conftest import SITE_ROOT
 from pages import book_pages
 
@@ -625,7 +626,7 @@ class Visitor:
                             quality=90)
             if theme == "light" and device == "desktop":
                 _check_colab(page, visit)  # leaves the launch menu open: axe checks it too
-            page.wait_for_load_state("networkidle")  # late requests (fonts)
+            wait_for_requests(page, visit.load)  # late requests (fonts)
             # A full-page screenshot resizes the page and back: the page re-measures what
             # scrolls (the theme and reader.js give it a tab stop). axe sees the settled page.
             _settle(page)

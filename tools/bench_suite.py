@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_TIER = "not book and not browser and not slow"  # the Makefile's `check` (pytest.ini markers)
-WHOLE_SUITE = ["-n", "2", "--dist", "loadfile"]  # the Makefile's `test` (SUITE_WORKERS)
+WHOLE_SUITE = ["-n", "3", "--dist", "loadfile", "--no-loadscope-reorder"]  # the Makefile's `test` (SUITE_WORKERS)
 BUDGETS = {"fast_tier": 90.0, "whole_suite": 600.0}  # seconds, on this 2-core machine
 SLOWEST = 10
 
