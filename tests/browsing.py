@@ -147,9 +147,9 @@ def open_page(context, record: LoadRecord):
                 f"{resp.url}: HTTP {resp.status}")
 
     page.route("**/*", route)
-    page.on("request", record.in_flight.add)
-    page.on("requestfinished", record.in_flight.discard)
-    page.on("requestfailed", record.in_flight.discard)
+    page.on("request", lambda req: record.in_flight.add(req))
+    page.on("requestfinished", lambda req: record.in_flight.discard(req))
+    page.on("requestfailed", lambda req: record.in_flight.discard(req))
     page.on("console", lambda m: m.type == "error" and not record.quiet
             and record.console_errors.append(
                 f"{m.text} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"))
