@@ -117,22 +117,32 @@ def test_first_visit_within_budget(loads: dict, docname: str) -> None:
         f"{kb(BUDGET['first_visit_bytes'])}); largest: {_largest(first)}")
 
 
-# practice transfers 100-108 KB after intro: how many of its lazy-loaded figures near the first
-# screen load before the network goes idle depends on timing. Known and open (issue 30): measure a
-# defined set, then bring the page under budget. Not strict, so timing cannot turn CI red.
-OVER_BUDGET_SOMETIMES = {"book/practice"}
-
-
-@pytest.mark.parametrize("docname", [
-    pytest.param(d, marks=pytest.mark.xfail(reason="second-page weight depends on lazy-loading "
-                                            "timing (issue 30)", strict=False))
-    if d in OVER_BUDGET_SOMETIMES else d for d in PAGES])
+@pytest.mark.parametrize("docname", PAGES)
 def test_second_page_within_budget(loads: dict, docname: str) -> None:
     second = {p: b for p, b in loads[docname]["second"].items() if b > 0}
     total = sum(second.values())
     assert total <= BUDGET["second_page_bytes"], (
         f"{docname}.html transfers {kb(total)} after {loads[docname]['after']}.html (budget "
         f"{kb(BUDGET['second_page_bytes'])}): is something not cacheable? {_largest(second)}")
+
+
+def _variant_files(html: str, theme: str) -> set[str]:
+    """The image files of a page's figures drawn for ``theme`` (figure_variants.py)."""
+    files = set()
+    for picture in re.findall(rf'<picture class="[^"]*\bmlpbook-{theme}\b.*?</picture>', html, re.S):
+        files |= {u.rsplit("/", 1)[-1] for u in re.findall(r'(?:src|srcset)="([^"]+)"', picture)}
+    return files
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_a_figure_is_fetched_in_the_readers_theme_only(built_book: Path, loads: dict,
+                                                      docname: str) -> None:
+    """Light mode (a first visit): none of the dark figures is downloaded (their <picture> is
+    not displayed and its image is lazy)."""
+    html = (built_book / f"{docname}.html").read_text()
+    dark_only = _variant_files(html, "dark") - _variant_files(html, "light")
+    fetched = {p.split("?")[0].rsplit("/", 1)[-1] for p in loads[docname]["first"]}
+    assert not dark_only & fetched, f"{docname}.html fetched dark figures: {dark_only & fetched}"
 
 
 @pytest.mark.parametrize("docname", PAGES)

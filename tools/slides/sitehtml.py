@@ -165,6 +165,8 @@ class Site:
         elements, folders = [], []
         base = self.path(page).parent
         for element in head.find_all(["script", "link"]):
+            if element.name == "link" and "preload" in element.get("rel", []):
+                continue  # a network hint (fonts with CORS), refused to a deck opened from file://
             url = element.get("src") or (element.get("href") if element.name == "link" else None)
             if url:
                 if not _is_maths_asset(url):

@@ -12,6 +12,8 @@ one myst-nb writes, and renders the figure as two ``<picture>`` elements, one pe
     <picture class="figure-scroll mlpbook-figure mlpbook-dark">...</picture>
 
 custom.css shows the one for the page's theme (html[data-theme]); the browser picks the width.
+Both images are ``loading="lazy"``: the browser fetches only the displayed theme's, when it comes
+near the screen (before, every page downloaded each figure twice).
 A computational graph (``mlpbook-graph``) is not redrawn narrower: on a phone figures.js scrolls
 it to its right end, where the output node and the start of the backward pass are.
 Files are named by the hash of their content (as myst-nb's), so two builds write the same files.
@@ -85,7 +87,10 @@ def visit_figure_variants(translator, node: figure_variants) -> None:
         out = [f'<picture class="figure-scroll mlpbook-figure mlpbook-{theme}{extra}">']
         if narrow is not None:
             out.append(f'<source media="{NARROW_MEDIA}" srcset="{_src(translator, narrow)}">')
-        out.append(f'<img src="{_src(translator, wide)}" alt="{alt}" class="{classes}">')
+        # lazy: the other theme's picture is not displayed, and a lazy image that is not
+        # displayed is never fetched; the reader's own loads as it comes near the screen
+        out.append(f'<img src="{_src(translator, wide)}" alt="{alt}" class="{classes}" '
+                   'loading="lazy">')
         out.append("</picture>")
         translator.body.append("".join(out))
     raise nodes.SkipNode
