@@ -137,6 +137,12 @@ def open_page(context, record: LoadRecord):
             r.abort()
 
     def failed(req):
+        # A lazy image's load that the browser gives up (net::ERR_ABORTED: its section left the
+        # screen, or the page made it eager) is fetched again when it is needed; that every
+        # image loads is checked by its naturalWidth (test_browser's IMAGES_JS), a missing one
+        # by its 404 (below).
+        if req.resource_type == "image" and "ERR_ABORTED" in (req.failure or ""):
+            return
         if urlsplit(req.url).hostname == "127.0.0.1":
             (record.later_requests if record.quiet else record.failed_requests).append(
                 f"{req.url}: {req.failure}")

@@ -202,6 +202,25 @@ def test_the_fonts_of_the_maths_come_with_the_stylesheets(built_book: Path, docn
         assert head.index(preloaded[-1]) < head.index('rel="stylesheet"'), "after the CSS"
 
 
+def test_no_stylesheet_imports_another(built_book: Path, tmp_path: Path) -> None:
+    """Every stylesheet of a page is asked for at once: none @imports another (theme.css holds
+    basic.css, its URLs rebased); inlining is idempotent."""
+    from sphinxext.lean_pages import theme_css
+
+    imports = [p.relative_to(built_book).as_posix() for p in (built_book / "_static").rglob("*.css")
+               if "@import" in p.read_text(encoding="utf-8")]
+    assert not imports, f"stylesheets that @import another: {imports}"
+    theme = (built_book / theme_css.THEME_CSS).read_text(encoding="utf-8")
+    basic = (built_book / theme_css.BASIC_CSS).read_text(encoding="utf-8")
+    assert "url(file.png)" in basic and "url(../file.png)" in theme
+    site = tmp_path / "site"
+    (site / theme_css.THEME_CSS).parent.mkdir(parents=True)
+    (site / theme_css.THEME_CSS).write_text(f"/* x */\n{theme_css.IMPORT_BASIC}\n")
+    (site / theme_css.BASIC_CSS).write_text("a{background:url(file.png)}")
+    assert theme_css.inline_basic_css(site) and not theme_css.inline_basic_css(site)
+    assert (site / theme_css.THEME_CSS).read_text() == "/* x */\na{background:url(../file.png)}\n"
+
+
 @pytest.mark.parametrize("docname", PAGES)
 def test_explorer_script_only_where_the_explorer_is(built_book: Path, docname: str) -> None:
     html = (built_book / f"{docname}.html").read_text()

@@ -14,6 +14,9 @@
 - **Nothing render-blocking that can wait.** Every script file Sphinx and the extensions add to
   ``<head>`` is deferred (they run in order, after the page is parsed, before DOMContentLoaded)
   except ``documentation_options.js``, which the inline scripts after it read at once.
+- **No stylesheet waits for another.** The theme's ``styles/theme.css`` holds Sphinx's
+  basic.css instead of @import-ing it (``theme_css.inline_basic_css``), so every stylesheet
+  of a page is asked for at once; pages with maths preload KaTeX's main fonts (katex_math).
 - **Each page only the stylesheets and scripts it uses**: sphinx-design's only on pages with
   sphinx-design components, sphinx-exercise's only on pages with exercises, and none of
   sphinx-thebe's (launch_buttons.thebe is off, so no page can start Thebe).
@@ -89,6 +92,7 @@ def inline_icons(app: Sphinx, exception: Exception | None) -> None:
         theme_css.lean_theme_css(Path(app.outdir), icons.theme_static())
         if preview is not None and before is not None:
             app.mlpbook_lean_css = (before, css.read_text(encoding="utf-8"))
+    theme_css.inline_basic_css(Path(app.outdir))  # idempotent; Sphinx copies it again too
     try:  # cheap, and idempotent: Sphinx copies the theme's script again on every build
         theme_js.drop_tab_stop_pass(Path(app.outdir))
     except theme_js.ThemeChanged as exc:

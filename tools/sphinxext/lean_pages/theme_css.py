@@ -67,3 +67,25 @@ def lean_theme_css(outdir: Path, theme_static: Path) -> None:
     charset = '@charset "UTF-8";\n'  # must stay the first line
     body = css[len(charset):] if css.startswith(charset) else css
     path.write_text((charset if css.startswith(charset) else "") + MARK + body, encoding="utf-8")
+
+
+THEME_CSS = Path("_static") / "styles" / "theme.css"
+BASIC_CSS = Path("_static") / "basic.css"
+IMPORT_BASIC = '@import "../basic.css";'
+RELATIVE_URL = re.compile(r'url\((["\']?)(?![a-z][a-z0-9+.-]*:|/|#)')
+
+
+def inline_basic_css(outdir: Path) -> bool:
+    """The theme's first stylesheet (``styles/theme.css``) holds Sphinx's basic.css instead of
+    @import-ing it, so that a page's stylesheets are all asked for at once: an @import is asked
+    for only once the stylesheet that names it has arrived (a round trip more before the first
+    paint on a phone). Its relative URLs are rebased to ``styles/``. Idempotent; whether it
+    inlined."""
+    theme = outdir / THEME_CSS
+    text = theme.read_text(encoding="utf-8") if theme.is_file() else ""
+    if IMPORT_BASIC not in text:
+        return False
+    basic = (outdir / BASIC_CSS).read_text(encoding="utf-8")
+    theme.write_text(text.replace(IMPORT_BASIC, RELATIVE_URL.sub(r"url(\1../", basic)),
+                     encoding="utf-8")
+    return True
