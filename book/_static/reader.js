@@ -164,6 +164,9 @@
     }
     rendered.add(section);
     boxes.forEach((el) => { near.add(el); observeSize(el); });
+    const figures = boxes.filter((el) => el.classList.contains("figure-scroll"))
+      .map((el) => el.querySelector("img"));
+    if (figures.length) fitFigures(figures);  // (it marks their boxes too)
     markScrollers(boxes);
   }
 
@@ -250,11 +253,10 @@
         img.replaceWith(box);
         box.appendChild(img);
       }
-      if (!img.complete) {
-        img.addEventListener("load", () => {
-          if (near.has(img.parentElement)) fitFigures([img]);
-        }, { once: true });
-      }
+      // A lazy image loads when it comes near the screen: it is fitted then, even if its
+      // section has left the screen since (a reader scrolling fast; measuring lays out that
+      // one section). Its box's size observer does not report in a section that is skipped.
+      if (!img.complete) img.addEventListener("load", () => fitFigures([img]), { once: true });
     }
     if (!figureObserver) fitFigures(imgs.filter((img) => img.complete));
     watchScrollers();
