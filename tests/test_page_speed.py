@@ -221,6 +221,49 @@ def test_no_stylesheet_imports_another(built_book: Path, tmp_path: Path) -> None
     assert (site / theme_css.THEME_CSS).read_text() == "/* x */\na{background:url(../file.png)}\n"
 
 
+MAX_STYLESHEETS = 5  # before the first paint: the theme's, exercises', sphinx-design's, maths', ours
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_few_stylesheets_and_the_theme_s_cascade(built_book: Path, docname: str) -> None:
+    """The stylesheets a page uses come in a few files (lean_pages/bundle_css.py), which hold
+    the theme's first and the site's own last, each once."""
+    from sphinxext.lean_pages import bundle_css
+
+    page = f"{docname}.html"
+    html = (built_book / page).read_text()
+    linked = [path for block in bundle_css.head_links(html, page) for _, path in block]
+    assert len(linked) <= MAX_STYLESHEETS, (docname, linked)
+    cascade = [m for path in linked for m in bundle_css.members(built_book, path)]
+    assert cascade[0] == "_static/styles/theme.css" and cascade[-1] == "_static/custom.css", cascade
+    assert len(set(cascade)) == len(cascade) and all((built_book / m).is_file() for m in cascade)
+    assert ("_static/katex/katex.min.css" in cascade) == ('class="katex"' in html)
+
+
+COUNT_RULES_JS = """(texts) => texts.map((text) => {
+  const sheet = new CSSStyleSheet(); sheet.replaceSync(text); return sheet.cssRules.length; })"""
+
+
+def test_a_bundle_parses_to_the_rules_of_its_members(built_book: Path, browser) -> None:  # noqa: F811
+    """Chromium reads as many rules from each bundle as from its stylesheets one by one: a rule
+    a member leaves open, or a URL rewritten wrongly, would cut off the rest of the bundle (a
+    quoted data: URL once did, and the sidebar no longer hid on a desktop)."""
+    from sphinxext.lean_pages import bundle_css
+
+    bundles = sorted((built_book / "_static").rglob(f"{bundle_css.PREFIX}*.css"))
+    assert bundles, "no stylesheet bundle in the site"
+    page = browser.new_page()
+    try:
+        for path in bundles:
+            site_path = path.relative_to(built_book).as_posix()
+            members = bundle_css.members(built_book, site_path)
+            texts = [(built_book / m).read_text(encoding="utf-8") for m in members]
+            counts = page.evaluate(COUNT_RULES_JS, [path.read_text(encoding="utf-8"), *texts])
+            assert counts[0] == sum(counts[1:]), (site_path, dict(zip(members, counts[1:])))
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("docname", PAGES)
 def test_explorer_script_only_where_the_explorer_is(built_book: Path, docname: str) -> None:
     html = (built_book / f"{docname}.html").read_text()

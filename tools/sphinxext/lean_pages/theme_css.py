@@ -14,6 +14,11 @@ import logging
 import re
 from pathlib import Path
 
+try:  # imported beside bundle_css by the extension, or as sphinxext.lean_pages.theme_css
+    from bundle_css import rebase_urls
+except ImportError:
+    from .bundle_css import rebase_urls
+
 MARK = "/* lean_pages: Font Awesome icon classes dropped, its fonts subset (docs/performance.md) */\n"
 CSS = Path("_static") / "styles" / "pydata-sphinx-theme.css"
 ICON_RULE = re.compile(r'(?<=\})(?:\.fa-[a-z0-9-]+::?before,?)+\{content:"[^"]*"\}')
@@ -72,7 +77,6 @@ def lean_theme_css(outdir: Path, theme_static: Path) -> None:
 THEME_CSS = Path("_static") / "styles" / "theme.css"
 BASIC_CSS = Path("_static") / "basic.css"
 IMPORT_BASIC = '@import "../basic.css";'
-RELATIVE_URL = re.compile(r'url\((["\']?)(?![a-z][a-z0-9+.-]*:|/|#)')
 
 
 def inline_basic_css(outdir: Path) -> bool:
@@ -86,6 +90,6 @@ def inline_basic_css(outdir: Path) -> bool:
     if IMPORT_BASIC not in text:
         return False
     basic = (outdir / BASIC_CSS).read_text(encoding="utf-8")
-    theme.write_text(text.replace(IMPORT_BASIC, RELATIVE_URL.sub(r"url(\1../", basic)),
+    theme.write_text(text.replace(IMPORT_BASIC, rebase_urls(basic, "_static", "_static/styles")),
                      encoding="utf-8")
     return True
