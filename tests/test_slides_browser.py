@@ -57,9 +57,13 @@ MEASURE_JS = """() => {
           + (el.textContent || '').trim().slice(0, 40); }
       }
     }
+    // a box that scrolls is cut off on a projector: a formula or code wider than its slide
+    const cut = [...s.querySelectorAll('.katex-display, div.math, .slide-code .highlight, pre')]
+      .filter(el => el.scrollWidth > el.clientWidth + 1)
+      .map(el => `${el.className}: ${el.scrollWidth} px in ${el.clientWidth}`);
     return {index: i + 1, overflow: s.scrollHeight > s.clientHeight + 1
               || s.scrollWidth > s.clientWidth + 1, outside: outside.slice(0, 5),
-            smallest, where};
+            smallest, where, cut};
   });
 }"""
 
@@ -155,8 +159,37 @@ def test_no_slide_overflows_and_text_reads_from_the_back(deck_visit, name: str) 
     for slide in visit.slides:
         assert not slide["overflow"] and not slide["outside"], (
             f"{name} slide {slide['index']} is larger than 1280x720: {slide['outside']}")
+        assert not slide["cut"], f"{name} slide {slide['index']}: cut off: {slide['cut']}"
         assert slide["smallest"] >= MIN_TEXT_PX, (
             f"{name} slide {slide['index']}: text of {slide['smallest']:.1f} px ({slide['where']})")
+
+
+CUT_FORMULAS_JS = """() => [...Reveal.getCurrentSlide().querySelectorAll('.katex-display')]
+  .filter(el => el.scrollWidth > el.clientWidth + 1)
+  .map(el => `${el.scrollWidth} px in ${el.clientWidth}`)"""
+
+
+@pytest.mark.parametrize("name", DECKS)
+def test_a_deck_opened_at_a_formula_fits_it(browser, site: str, decks: Path, name: str) -> None:  # noqa: F811
+    """A presenter who reloads the deck, or opens a link to a slide, lands on a slide before the
+    maths fonts have come: its formula is fitted again once they have (it was cut off at the
+    slide's edge, layer-backprop's second slide)."""
+    html = (decks / f"{name}.html").read_text(encoding="utf-8")
+    slides = html.split('<section id="slide-')[1:]
+    first = next((i for i, s in enumerate(slides) if "katex-display" in s), None)
+    if first is None:
+        pytest.skip(f"{name} has no display formula")
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.goto(f"{site}slides/{name}.html#/{first}")
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+        page.evaluate("() => document.fonts.ready.then(() => true)")
+        page.wait_for_function("() => Reveal.getIndices().h === %d" % first, timeout=10_000)
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        assert page.evaluate(CUT_FORMULAS_JS) == [], f"{name} slide {first + 1}: a formula cut off"
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("name", DECKS)

@@ -53,16 +53,20 @@
     return win;
   };
 
-  // A display formula wider than the slide is set smaller until it fits (not below 60 %), a
-  // code block too (not below 18 px).
+  // A display formula wider than the slide is set smaller until it fits (not below 60 % of its
+  // size), a code block too (not below 18 px). Measured again once the fonts have come: KaTeX's
+  // own fonts are wider than the fallback a formula is first laid out in, and a formula fitted
+  // before they came was cut off at the slide's edge.
   function fit(el, floor) {
-    if (el.dataset.fitted || !el.clientWidth) return;
-    var ratio = el.clientWidth / el.scrollWidth;
-    if (ratio < 1) {
+    if (!el.clientWidth) return;
+    if (!el.dataset.size) el.dataset.size = parseFloat(getComputedStyle(el).fontSize);
+    var least = floor(parseFloat(el.dataset.size));
+    for (var i = 0; i < 4 && el.scrollWidth > el.clientWidth + 1; i++) {
       var size = parseFloat(getComputedStyle(el).fontSize);
-      el.style.fontSize = Math.max(size * ratio * 0.97, floor(size)) + "px";
+      var target = Math.max(size * (el.clientWidth / el.scrollWidth) * 0.97, least);
+      if (target >= size) break;
+      el.style.fontSize = target + "px";
     }
-    el.dataset.fitted = "1";
   }
 
   function fitMaths(section) {
@@ -88,6 +92,11 @@
       else fitMaths(Reveal.getCurrentSlide());
     });
     Reveal.on("slidechanged", function (event) { fitMaths(event.currentSlide); });
+    document.fonts.ready.then(function () {
+      if (Reveal.isPrintView()) document.querySelectorAll(".reveal .slides section").forEach(fitMaths);
+      else fitMaths(Reveal.getCurrentSlide());
+    });
+    document.fonts.addEventListener("loadingdone", function () { fitMaths(Reveal.getCurrentSlide()); });
   }
 
   window.addEventListener("load", function () {
