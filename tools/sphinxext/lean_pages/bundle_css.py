@@ -91,8 +91,8 @@ def bundle(site: Path, members: tuple[str, ...]) -> str:
 
 def bundle_site(site: Path) -> int:
     """Join the stylesheets of every page of the built ``site`` (its HTML files outside
-    ``_static``) that stand together, in the same order, on the same pages, rewrite the pages, and delete the
-    bundles no page links any more. A page linking bundles from an earlier build counts as
+    ``_static``) that stand together, in the same order, on the same pages, rewrite the
+    pages, and delete the bundles no page links any more. A page linking bundles from an earlier build counts as
     linking their members, so that pages Sphinx did not write again get bundles made from the
     stylesheets as they are now, the same as a clean build's. The number of pages rewritten."""
     pages = {p.relative_to(site).as_posix(): p for p in sorted(site.rglob("*.html"))
@@ -115,6 +115,7 @@ def bundle_site(site: Path) -> int:
                 pages_of.setdefault(member, set()).add(name)
                 after.setdefault(member, set()).add(items[i + 1][1] if i + 1 < len(items) else None)
     linked, rewritten = set(), 0
+    made: dict[tuple, str] = {}  # members -> bundle: each bundle read and written once, not per page
     for name, text in texts.items():
         pieces, cut = [], 0
         for start, end, items in blocks[name]:
@@ -131,7 +132,10 @@ def bundle_site(site: Path) -> int:
                 if len(run) == 1 and run[0][0] is not None:
                     pieces.append(run[0][0])
                     continue
-                path = bundle(site, tuple(m for _, m in run)) if len(run) > 1 else run[0][1]
+                key = tuple(m for _, m in run)
+                if len(run) > 1 and key not in made:
+                    made[key] = bundle(site, key)
+                path = made[key] if len(run) > 1 else run[0][1]
                 linked.add(path)
                 href = posixpath.relpath(path, posixpath.dirname(name) or ".")
                 pieces.append(f'<link rel="stylesheet" href="{href}" />\n')
